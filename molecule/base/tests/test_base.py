@@ -1,0 +1,161 @@
+"""Live checks of the base role, run inside each converged container.
+
+Every check talks to the running system (sshd, chronyd, rsyslog, the kernel,
+apt) rather than looking for files: a role that wrote the right files but
+left a service misconfigured fails here.
+"""
+
+import time
+import uuid
+
+import pytest
+
+ADMIN = "lab-admin"
+# Client options for login attempts from inside the container to its own
+# sshd: never prompt, never remember the throwaway host key.
+SSH = (
+    "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+    "-o ConnectTimeout=10 -i /root/.ssh/id_ed25519"
+)
+
+
+def ssh(host, user, options="", command="true"):
+    return host.run(f"{SSH} {options} {user}@127.0.0.1 {command}")
+
+
+# --- Administrators and SSH -------------------------------------------------
+
+
+def test_admin_logs_in_with_key_and_has_sudo(host):
+    result = ssh(host, ADMIN, command="sudo -n id -u")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_password_login_is_not_offered(host):
+    # Ask for password and keyboard-interactive only: the server must answer
+    # that publickey is the one method it accepts, whatever the password.
+    result = ssh(
+        host,
+        ADMIN,
+        options="-o PubkeyAuthentication=no -o PreferredAuthentications=password,keyboard-interactive",
+    )
+    assert result.rc == 255
+    assert "Permission denied (publickey)" in result.stderr
+
+
+def test_root_login_is_refused_even_with_an_authorized_key(host):
+    # prepare.yml put the same key in root's authorized_keys.
+    assert host.file("/root/.ssh/authorized_keys").exists
+    result = ssh(host, "root")
+    assert result.rc == 255
+    assert "Permission denied" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "-c aes128-cbc",
+        "-o KexAlgorithms=diffie-hellman-group14-sha1",
+        # A MAC is only negotiated with a non-AEAD cipher.
+        "-c aes128-ctr -o MACs=hmac-sha1",
+    ],
+)
+def test_weak_algorithms_are_refused(host, option):
+    result = ssh(host, ADMIN, options=option)
+    assert result.rc == 255
+    assert "no matching" in result.stderr
+
+
+def test_banner_is_shown_before_login(host):
+    result = ssh(host, ADMIN, options="-o LogLevel=INFO")
+    assert result.rc == 0
+    assert "Acces reserve aux personnes autorisees" in result.stderr
+
+
+def test_removed_admin_is_gone(host):
+    assert not host.user("former-admin").exists
+
+
+def test_admin_password_is_locked(host):
+    shadow = host.run("getent shadow %s", ADMIN).stdout.split(":")
+    assert shadow[1].startswith("!")
+
+
+# --- Time -------------------------------------------------------------------
+
+
+def test_time_zone_is_brazzaville(host):
+    assert host.run("date +%Z").stdout.strip() == "WAT"
+    assert host.file("/etc/localtime").linked_to.endswith("Africa/Brazzaville")
+
+
+def test_chrony_is_running_and_answers(host):
+    assert host.service("chrony").is_running
+    assert host.service("chrony").is_enabled
+    # chronyc talks to the daemon over its socket: a real answer, not a unit state.
+    tracking = host.run("chronyc -n tracking")
+    assert tracking.rc == 0, tracking.stderr
+    assert "Reference ID" in tracking.stdout
+
+
+# --- Kernel parameters ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("net.ipv4.conf.all.rp_filter", "1"),
+        ("net.ipv4.conf.all.accept_redirects", "0"),
+        ("net.ipv4.conf.all.send_redirects", "0"),
+        ("net.ipv4.conf.all.accept_source_route", "0"),
+        ("net.ipv4.conf.all.log_martians", "1"),
+        ("net.ipv4.tcp_syncookies", "1"),
+        ("net.ipv6.conf.all.accept_redirects", "0"),
+    ],
+)
+def test_network_sysctl_is_live(host, name, value):
+    assert host.run("sysctl -n %s", name).stdout.strip() == value
+
+
+def test_kernel_wide_sysctl_is_persisted_for_boot(host):
+    # Containers share the host's kernel: the value is written, not applied.
+    conf = host.file("/etc/sysctl.d/60-patn-base.conf").content_string
+    assert "kernel.kptr_restrict=2" in conf
+    assert "fs.protected_symlinks=1" in conf
+
+
+# --- Logs -------------------------------------------------------------------
+
+
+def test_messages_reach_the_collector(host):
+    marker = f"patn-base-test-{uuid.uuid4()}"
+    host.run("logger -t molecule %s", marker)
+    for _ in range(30):
+        if marker in host.run("cat /var/tmp/collector.log").stdout:
+            return
+        time.sleep(1)
+    pytest.fail("the log message never reached the collector at 127.0.0.1:5140")
+
+
+def test_journal_is_persistent(host):
+    assert host.file("/var/log/journal").is_directory
+    storage = host.run("systemd-analyze cat-config systemd/journald.conf").stdout
+    assert "Storage=persistent" in storage
+
+
+# --- Security updates -------------------------------------------------------
+
+
+def test_unattended_upgrades_are_on_for_security(host):
+    dump = host.run("apt-config dump").stdout
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in dump
+    assert "Debian-Security" in dump
+    assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+def test_unattended_upgrades_config_parses(host):
+    # unattended-upgrade reads its configuration and stops before downloading.
+    result = host.run("unattended-upgrade --dry-run --debug 2>&1 | head -50")
+    assert "Allowed origins are" in result.stdout
+    assert "Debian-Security" in result.stdout
