@@ -1,0 +1,61 @@
+# Entry points of the project. Quick start (README): `make lab`, `make test`.
+# Every target installs what it needs first (scripts/setup), so both work
+# from a fresh clone on a fresh Debian machine run as root.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+# Tools run from the virtualenv; molecule also needs ansible-config on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Molecule scenarios: every folder under molecule/ with a molecule.yml.
+SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
+
+.PHONY: help setup images check-collections lint unit molecule test lab lab-check lab-destroy constraints
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: ## Install system packages, the pinned toolchain and the collection link
+	@scripts/setup
+
+images: setup ## Build the lab base images (Debian 12 and 13) when their inputs changed
+	@scripts/build-lab-images
+
+check-collections: setup ## Prove the installed collections satisfy requirements.yml
+	@python3 scripts/check-collections requirements.yml
+
+lint: setup ## ansible-lint (production profile), yamllint, ruff
+	yamllint --strict .
+	ruff check .
+	ruff format --check .
+	ansible-lint --offline
+
+unit: setup ## Unit tests of the Python plugins and scripts
+	python3 -m pytest tests
+
+molecule: images ## Every Molecule scenario, one after the other
+	@for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+test: check-collections lint unit molecule lab-check ## The whole suite: what CI runs
+	@echo "All checks passed."
+
+lab-check: images ## The main job end to end on a fresh lab, then tear it down
+	@scripts/lab check
+
+lab: images ## The main job: the lab's containers, then playbooks/site.yml on them
+	@scripts/lab up
+
+lab-destroy: setup ## Remove the lab's containers and networks
+	@scripts/lab down
+
+constraints: setup ## Re-pin constraints.txt after changing requirements.txt
+	@( echo "# Every Python package of the toolchain, pinned (pip freeze of a working .venv)."; \
+	   echo "# Regenerate after changing requirements.txt: make constraints"; \
+	   pip freeze --exclude-editable ) > constraints.txt

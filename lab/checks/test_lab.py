@@ -1,0 +1,59 @@
+"""End-to-end checks of the lab after `make lab` ran site.yml over SSH.
+
+They go through the same path as an operator: SSH on the published port,
+the administrator's key, sudo. Traffic stays on 127.0.0.1.
+"""
+
+import re
+import subprocess
+
+from conftest import INVENTORY, TOP
+
+
+def run(command, timeout=120, **kwargs):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+
+
+def test_admin_logs_in_with_key_and_becomes_root(lab_host, ssh_base):
+    _, port = lab_host
+    result = run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", "sudo -n id -u"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+
+
+def test_password_login_is_refused(lab_host, ssh_base):
+    _, port = lab_host
+    result = run(
+        [
+            *ssh_base,
+            "-o", "PubkeyAuthentication=no",
+            "-o", "PreferredAuthentications=password,keyboard-interactive",
+            "-p", str(port),
+            "lab-admin@127.0.0.1",
+            "true",
+        ]
+    )  # fmt: skip
+    assert result.returncode == 255
+    assert "Permission denied (publickey)" in result.stderr
+
+
+def test_time_is_served_by_chrony_in_brazzaville_time(lab_host, ssh_base):
+    _, port = lab_host
+    result = run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", "date +%Z; sudo -n chronyc -n tracking"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "WAT"
+    assert "Reference ID" in result.stdout
+
+
+def test_second_run_of_site_changes_nothing(ansible_env):
+    result = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/site.yml"],
+        cwd=TOP,
+        env=ansible_env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE))
+    assert recap, "no PLAY RECAP in the output of the second run"
+    changed = {host: count for host, count in recap.items() if count != "0"}
+    assert not changed, f"a second run changed something: {changed}"
