@@ -2,6 +2,7 @@
 
 import importlib.machinery
 import importlib.util
+import sys
 from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[1]
@@ -16,3 +17,8 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+# The plugins are imported as the collection patn.infra, as Ansible does:
+# scripts/setup links the checkout into .venv/collections.
+sys.path.insert(0, str(TOP / ".venv" / "collections"))

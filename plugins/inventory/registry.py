@@ -1,0 +1,131 @@
+# Copyright: PATN infrastructure team
+# Apache License 2.0
+"""Inventory plugin: hosts, groups and addresses from the site registry."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: registry
+short_description: Hosts, groups and addresses from the PATN site registry
+description:
+  - Reads a site registry folder (C(national.yml) and C(sites/<ministry>.yml)),
+    validates it (JSON Schema, then duplicate ids or codes, unknown
+    department, site type or segment, overlapping manual prefixes, more devices
+    than a segment holds, secrets written inline) and produces one host per
+    device with every address it needs, computed from the national address plan.
+  - An invalid registry loads nothing; the error names the file, the site and the field.
+  - "Host names (DNS-safe): C(<ministry key with - for _>-<site code>-<role short name><n>),
+    for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
+  - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
+    C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
+  - "Host variables: C(patn_ministry), C(patn_site) (id, code, name, type, department, town,
+    status, block, tunnel and loopback addresses), C(patn_device_role), C(patn_device_number),
+    C(patn_segments) (per segment: vlan, zone, network, gateway, DHCP pool),
+    C(patn_segment_binding), C(patn_management_address), C(patn_home_segment), plus the
+    site's own C(vars)."
+  - Supports Ansible's constructed options (compose, groups, keyed_groups) and inventory caching.
+author: PATN infrastructure team
+version_added: 0.1.0
+options:
+  plugin:
+    description: Marks this file as a source for this plugin.
+    required: true
+    choices: [patn.infra.registry]
+  registry_dir:
+    description:
+      - The registry folder, relative to this file unless absolute.
+      - "Inside an inventory folder, keep it out of Ansible's own scan with
+        C(inventory_ignore_patterns) (the project's ansible.cfg ignores C(registry))."
+    type: str
+    default: registry
+extends_documentation_fragment:
+  - ansible.builtin.constructed
+  - ansible.builtin.inventory_cache
+"""
+
+EXAMPLES = r"""
+# inventories/production/registry.yml
+plugin: patn.infra.registry
+registry_dir: registry
+# Reach devices on their management address.
+compose:
+  ansible_host: patn_management_address
+# Extra groups from any variable, with Ansible's constructed options.
+keyed_groups:
+  - key: patn_site.town
+    prefix: town
+# Cache the parsed registry between runs (see ansible.cfg [inventory]).
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: .cache/inventory
+"""
+
+from pathlib import Path
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible_collections.patn.infra.plugins.module_utils import registry as site_registry
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "patn.infra.registry"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and path.endswith(("registry.yml", "registry.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        registry_dir = Path(self.get_option("registry_dir"))
+        if not registry_dir.is_absolute():
+            registry_dir = Path(path).parent / registry_dir
+
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        data = None
+        if use_cache:
+            try:
+                data = self._cache[cache_key]
+            except KeyError:
+                data = None
+        if data is None:
+            data = self._load(registry_dir)
+            if self.get_option("cache"):
+                self._cache[cache_key] = data
+        self._populate(data)
+
+    @staticmethod
+    def _load(registry_dir):
+        try:
+            built = site_registry.build(site_registry.load(registry_dir))
+        except site_registry.RegistryError as error:
+            raise AnsibleParserError(str(error)) from None
+        return {
+            "hosts": built.hosts,
+            "groups": built.groups,
+            "children": built.children,
+            "group_vars": built.group_vars,
+        }
+
+    def _populate(self, data):
+        inventory = self.inventory
+        for parent, children in data["children"].items():
+            inventory.add_group(parent)
+            for child in children:
+                inventory.add_group(child)
+                inventory.add_child(parent, child)
+        for group, hosts in data["groups"].items():
+            inventory.add_group(group)
+            for host in hosts:
+                inventory.add_host(host, group=group)
+        for group, values in data["group_vars"].items():
+            inventory.add_group(group)
+            for name, value in values.items():
+                inventory.set_variable(group, name, value)
+        strict = self.get_option("strict")
+        for host, values in data["hosts"].items():
+            for name, value in values.items():
+                inventory.set_variable(host, name, value)
+            self._set_composite_vars(self.get_option("compose"), values, host, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), values, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), values, host, strict=strict)

@@ -1,0 +1,579 @@
+# Copyright: PATN infrastructure team
+# Apache License 2.0
+"""The site registry: load, validate, and turn into hosts, groups and addresses.
+
+A registry is a folder written by people:
+
+    national.yml        the address plan, segments, device roles, site types,
+                        departments and ministries
+    sites/<key>.yml     one ministry's sites (stable id, code, name, type,
+                        department, town, status, optional overrides)
+
+`load()` reads it, `validate()` lists every problem (file, site, field,
+message), `build()` produces the inventory. Shared by the inventory plugin
+(patn.infra.registry), the reports and the benchmark, so they can never
+disagree about an address.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible_collections.patn.infra.plugins.module_utils.address_plan import (
+    AddressPlan,
+    PlanError,
+    SegmentSpec,
+    overlapping,
+)
+from ansible_collections.patn.infra.plugins.module_utils.registry_schema import (
+    NATIONAL_SCHEMA,
+    SITES_SCHEMA,
+)
+from jsonschema import Draft202012Validator
+from netaddr import AddrFormatError, IPNetwork
+
+SECRET_FIELD = re.compile(r"password|passphrase|secret|psk|private_key|token", re.IGNORECASE)
+VAULT_REFERENCE = re.compile(r"^\{\{\s*vault_[A-Za-z0-9_]+\s*\}\}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a registry is refused, located as precisely as possible."""
+
+    file: str
+    message: str
+    site: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.site:
+            where.append(f"site {self.site}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{': '.join(where)}: {self.message}"
+
+
+class RegistryError(Exception):
+    """An invalid registry: nothing of it may be used."""
+
+    def __init__(self, directory: str, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"site registry {directory} is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+@dataclass
+class SiteFile:
+    path: str
+    data: Any
+
+
+@dataclass
+class Registry:
+    directory: str
+    national_path: str
+    national: Any
+    site_files: list[SiteFile] = field(default_factory=list)
+
+
+# --- loading --------------------------------------------------------------------
+
+
+def _read_yaml(path: Path, shown: str, problems: list[Problem]) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except OSError as error:
+        problems.append(Problem(shown, f"cannot be read: {error.strerror}"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problems.append(Problem(shown, f"is not valid YAML{where}: {getattr(error, 'problem', error)}"))
+    return None
+
+
+def load(directory: str | Path) -> Registry:
+    """Read a registry folder. Raises RegistryError when a file cannot be read."""
+    top = Path(directory)
+    problems: list[Problem] = []
+    national_path = top / "national.yml"
+    national = _read_yaml(national_path, str(national_path), problems)
+    site_files = [
+        SiteFile(str(path), _read_yaml(path, str(path), problems))
+        for path in sorted((top / "sites").glob("*.yml"))
+    ]
+    if not site_files and not problems:
+        problems.append(Problem(str(top / "sites"), "holds no <ministry>.yml file"))
+    if problems:
+        raise RegistryError(str(top), problems)
+    return Registry(str(top), str(national_path), national, site_files)
+
+
+# --- validation -----------------------------------------------------------------
+
+
+def _site_label(site: Any) -> str | None:
+    if not isinstance(site, dict):
+        return None
+    return f"{site.get('id', '?')} ({site.get('code', '?')})"
+
+
+def _schema_problems(path: str, data: Any, schema: dict) -> list[Problem]:
+    problems = []
+    validator = Draft202012Validator(schema)
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        location = list(error.absolute_path)
+        site = None
+        if len(location) >= 2 and location[0] == "sites" and isinstance(location[1], int):  # noqa: PLR2004
+            site = _site_label(data["sites"][location[1]])
+            location = location[2:]
+        problems.append(Problem(path, error.message, site, ".".join(str(p) for p in location) or None))
+    return problems
+
+
+def plan_from(national: dict) -> AddressPlan:
+    """The AddressPlan of a (schema-valid) national.yml. Raises PlanError."""
+    plan = national["address_plan"]
+    specs = {
+        name: SegmentSpec(
+            name=name,
+            prefix=spec["prefix"],
+            slot=spec["slot"],
+            vlan=spec["vlan"],
+            zone=spec["zone"],
+            dhcp=spec.get("dhcp", True),
+            static_start=spec.get("static_start", 10),
+            dhcp_start=spec.get("dhcp_start", 64),
+        )
+        for name, spec in national["segments"].items()
+    }
+    return AddressPlan(
+        plan["supernet"],
+        plan["ministry_prefix"],
+        plan["site_prefix"],
+        plan["infrastructure_slot"],
+        specs,
+    )
+
+
+def _national_problems(path: str, national: dict) -> tuple[list[Problem], AddressPlan | None]:
+    try:
+        plan = plan_from(national)
+    except PlanError as error:
+        return [Problem(path, str(error), field=error.field or "address_plan")], None
+    except (AddrFormatError, ValueError) as error:
+        return [Problem(path, str(error), field="address_plan.supernet")], None
+    return _ministry_problems(path, national, plan) + _profile_problems(path, national), plan
+
+
+def _ministry_problems(path: str, national: dict, plan: AddressPlan) -> list[Problem]:
+    problems = []
+    keys: set[str] = set()
+    slots: dict[int, str] = {}
+    for index, ministry in enumerate(national["ministries"]):
+        where, key, slot = f"ministries.{index}", ministry["key"], ministry["slot"]
+        if key in keys:
+            problems.append(Problem(path, f"ministry '{key}' is listed twice", field=f"{where}.key"))
+        if slot in slots:
+            message = f"slot {slot} is given to both '{slots[slot]}' and '{key}'"
+            problems.append(Problem(path, message, field=f"{where}.slot"))
+        keys.add(key)
+        slots.setdefault(slot, key)
+        try:
+            plan.ministry_block(slot)
+        except PlanError as error:
+            problems.append(Problem(path, str(error), field=f"{where}.slot"))
+    return problems
+
+
+def _profile_problems(path: str, national: dict) -> list[Problem]:
+    """Device roles and site types must name known segments and roles."""
+    problems = []
+    segments, roles = national["segments"], national["device_roles"]
+    for name, role in roles.items():
+        if role["segment"] not in segments:
+            problems.append(
+                Problem(
+                    path, _known("segment", role["segment"], segments), None, f"device_roles.{name}.segment"
+                )
+            )
+        elif role["address"] == "reserved" and "first_host" not in role:
+            problems.append(
+                Problem(path, "a reserved address needs first_host", None, f"device_roles.{name}")
+            )
+    for name, site_type in national["site_types"].items():
+        problems += [
+            Problem(path, _known("device role", role, roles), None, f"site_types.{name}.devices")
+            for role in site_type["devices"]
+            if role not in roles
+        ]
+        problems += [
+            Problem(path, _known("segment", segment, segments), None, f"site_types.{name}.segments")
+            for segment in site_type["segments"]
+            if segment not in segments
+        ]
+    return problems
+
+
+def _secret_problems(path: str, site: str, values: Any, trail: str) -> list[Problem]:
+    problems = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            here = f"{trail}.{key}"
+            if SECRET_FIELD.search(str(key)) and not (
+                isinstance(value, str) and VAULT_REFERENCE.match(value)
+            ):
+                problems.append(
+                    Problem(
+                        path,
+                        "a secret is written inline; put it in an ansible-vault file and "
+                        "refer to it here as '{{ vault_<name> }}'",
+                        site,
+                        here,
+                    )
+                )
+            else:
+                problems.extend(_secret_problems(path, site, value, here))
+    elif isinstance(values, list):
+        for index, value in enumerate(values):
+            problems.extend(_secret_problems(path, site, value, f"{trail}.{index}"))
+    return problems
+
+
+def _site_devices(national: dict, site: dict) -> dict[str, int]:
+    counts = dict(national["site_types"][site["type"]]["devices"])
+    counts.update(site.get("devices", {}))
+    return {role: count for role, count in counts.items() if count > 0}
+
+
+def _site_segments(national: dict, site: dict) -> list[str]:
+    return list(site.get("segments") or national["site_types"][site["type"]]["segments"])
+
+
+def _known(kind: str, name: str, known) -> str:
+    return f"unknown {kind} '{name}' (known: {', '.join(known)})"
+
+
+@dataclass(frozen=True)
+class _Override:
+    """A manual prefix of one site's segment."""
+
+    path: str
+    site: str
+    field: str
+    network: IPNetwork
+    block_key: tuple[int, int]
+
+
+class _SiteChecker:
+    """Checks the site files against a sound national.yml, collecting problems."""
+
+    def __init__(self, national: dict, plan: AddressPlan):
+        self.national = national
+        self.plan = plan
+        self.ministries = {m["key"]: m for m in national["ministries"]}
+        self.departments = set(national["departments"])
+        self.roles = national["device_roles"]
+        self.problems: list[Problem] = []
+        self.ministry_files: dict[str, str] = {}
+        self.blocks: dict[tuple[int, int], str] = {}  # (ministry slot, site id) -> "ministry/label"
+        self.own_segments: dict[tuple[int, int], list[tuple[str, IPNetwork]]] = {}
+        self.overrides: list[_Override] = []
+
+    def report(self, path, message, site=None, field_name=None):
+        self.problems.append(Problem(path, message, site, field_name))
+
+    def site_file(self, site_file: SiteFile) -> None:
+        path, key = site_file.path, site_file.data["ministry"]
+        if key not in self.ministries:
+            self.report(path, _known("ministry", key, self.ministries), field_name="ministry")
+            return
+        if key in self.ministry_files:
+            self.report(
+                path,
+                f"ministry '{key}' already has its sites in {self.ministry_files[key]}",
+                None,
+                "ministry",
+            )
+            return
+        self.ministry_files[key] = path
+        ids: dict[int, str] = {}
+        codes: dict[str, str] = {}
+        for site in site_file.data["sites"]:
+            label = _site_label(site)
+            if site["id"] in ids:
+                self.report(path, f"id {site['id']} is also used by site {ids[site['id']]}", label, "id")
+            if site["code"] in codes:
+                self.report(
+                    path, f"code '{site['code']}' is also used by site {codes[site['code']]}", label, "code"
+                )
+            ids.setdefault(site["id"], label)
+            codes.setdefault(site["code"], label)
+            self.site(path, key, label, site)
+
+    def site(self, path: str, key: str, label: str, site: dict) -> None:
+        if site["type"] not in self.national["site_types"]:
+            self.report(path, _known("site type", site["type"], self.national["site_types"]), label, "type")
+            return
+        if site["department"] not in self.departments:
+            self.report(
+                path, _known("department", site["department"], sorted(self.departments)), label, "department"
+            )
+        for role in site.get("devices", {}):
+            if role not in self.roles:
+                self.report(path, _known("device role", role, self.roles), label, f"devices.{role}")
+        segments = _site_segments(self.national, site)
+        unknown = [s for s in segments if s not in self.plan.segments]
+        if unknown:
+            message = f"unknown segment(s) {', '.join(unknown)} (known: {', '.join(self.plan.segments)})"
+            self.report(path, message, label, "segments")
+            return
+        slot = self.ministries[key]["slot"]
+        try:
+            block = self.plan.site_block(slot, site["id"])
+        except PlanError as error:
+            self.report(path, str(error), label, "id")
+            return
+        self.blocks[(slot, site["id"])] = f"{key}/{label}"
+        self.problems += _secret_problems(path, label, site.get("vars", {}), "vars")
+        self.capacity(path, label, site, segments)
+        self.prefixes(path, label, site, segments, (slot, site["id"]))
+        self.own_segments[(slot, site["id"])] = [
+            (name, self.plan.segment(block, name).network)
+            for name in segments
+            if name not in site.get("prefixes", {})
+        ]
+
+    def capacity(self, path: str, label: str, site: dict, segments: list[str]) -> None:
+        """More devices than their segment holds."""
+        for role, count in _site_devices(self.national, site).items():
+            spec = self.roles.get(role)
+            if spec is None:
+                continue  # reported as unknown
+            segment = spec["segment"]
+            if segment not in segments:
+                message = f"device role '{role}' lives in segment '{segment}', which this site does not have"
+                self.report(path, message, label, "segments")
+            elif spec["address"] == "gateway":
+                if count > 1:
+                    self.report(
+                        path,
+                        f"a site has one {role} (the segment gateway), not {count}",
+                        label,
+                        f"devices.{role}",
+                    )
+            else:
+                seg = self.plan.segments[segment]
+                last = (seg.dhcp_start - 1) if seg.dhcp else 2 ** (32 - seg.prefix) - 2
+                first = spec["first_host"]
+                room = max(0, last - first + 1)
+                if count > room:
+                    message = (
+                        f"{count} {role} devices do not fit: segment {segment} /{seg.prefix} reserves hosts "
+                        f"{first}-{last} for them ({room} addresses)"
+                    )
+                    self.report(path, message, label, f"devices.{role}")
+
+    def prefixes(self, path, label, site, segments, block_key) -> None:
+        """Manual prefixes: well formed, the segment's size, collected for overlaps."""
+        for name, prefix in site.get("prefixes", {}).items():
+            field_name = f"prefixes.{name}"
+            if name not in segments:
+                self.report(
+                    path,
+                    f"segment '{name}' is not one of this site's ({', '.join(segments)})",
+                    label,
+                    field_name,
+                )
+                continue
+            try:
+                network = IPNetwork(prefix)
+            except (AddrFormatError, ValueError):
+                self.report(path, f"'{prefix}' is not a network", label, field_name)
+                continue
+            expected = self.plan.segments[name].prefix
+            if network.ip != network.network:
+                self.report(
+                    path, f"{prefix} has host bits set; the network is {network.cidr}", label, field_name
+                )
+            elif network.prefixlen != expected:
+                self.report(
+                    path,
+                    f"{prefix} is a /{network.prefixlen}; segment {name} is a /{expected}",
+                    label,
+                    field_name,
+                )
+            else:
+                self.overrides.append(_Override(path, label, field_name, network, block_key))
+
+    def override_overlaps(self) -> None:
+        """Manual prefixes may overlap neither each other nor the plan's blocks."""
+        for left, right in overlapping({index: o.network for index, o in enumerate(self.overrides)}):
+            a, b = self.overrides[left], self.overrides[right]
+            self.report(
+                b.path, f"{b.network} overlaps {a.network} of site {a.site} ({a.path})", b.site, b.field
+            )
+        for override in self.overrides:
+            network = override.network
+            for segment_name, own in self.own_segments[override.block_key]:
+                if own.first <= network.last and network.first <= own.last:
+                    message = f"{network} overlaps this site's segment {segment_name} {own}"
+                    self.report(override.path, message, override.site, override.field)
+            others = [o for o in _site_blocks_touching(self.plan, network) if o != override.block_key]
+            taken = [o for o in others if o in self.blocks]
+            for other in taken:
+                block = self.plan.site_block(*other)
+                message = f"{network} overlaps the block {block} of site {self.blocks[other]}"
+                self.report(override.path, message, override.site, override.field)
+            if others and not taken:
+                # Plan space no site holds yet: a future site would collide.
+                message = (
+                    f"{network} is inside the supernet {self.plan.supernet} but outside this site's "
+                    f"block {self.plan.site_block(*override.block_key)}: a manual prefix must be outside "
+                    "the supernet (a legacy network) or inside the site's own block"
+                )
+                self.report(override.path, message, override.site, override.field)
+
+
+def validate(registry: Registry) -> list[Problem]:
+    """Every problem of the registry; an empty list means it can be used."""
+    problems = _schema_problems(registry.national_path, registry.national, NATIONAL_SCHEMA)
+    for site_file in registry.site_files:
+        problems += _schema_problems(site_file.path, site_file.data, SITES_SCHEMA)
+    if problems:
+        return problems  # the checks below rely on the shape
+    problems, plan = _national_problems(registry.national_path, registry.national)
+    if problems or plan is None:
+        return problems  # sites are judged against a sound national.yml only
+    checker = _SiteChecker(registry.national, plan)
+    for site_file in registry.site_files:
+        checker.site_file(site_file)
+    checker.override_overlaps()
+    return checker.problems
+
+
+def _site_blocks_touching(plan: AddressPlan, network: IPNetwork) -> list[tuple[int, int]]:
+    """(ministry slot, site id) of every site block that `network` touches."""
+    if network.last < plan.supernet.first or network.first > plan.supernet.last:
+        return []
+    site_size = 2 ** (32 - plan.site_prefix)
+    first = (max(network.first, plan.supernet.first) - plan.supernet.first) // site_size
+    last = (min(network.last, plan.supernet.last) - plan.supernet.first) // site_size
+    return [divmod(n, plan.sites_per_ministry) for n in range(first, last + 1)]
+
+
+# --- inventory ------------------------------------------------------------------
+
+
+def slug(text: str) -> str:
+    """A group-name-safe form of a name: 'Cuvette-Ouest' -> 'cuvette_ouest'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+
+
+@dataclass
+class Inventory:
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)
+    group_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, group: str, host: str) -> None:
+        self.groups.setdefault(group, []).append(host)
+
+
+def _segment_vars(segment) -> dict[str, Any]:
+    return {
+        "vlan": segment.vlan,
+        "zone": segment.zone,
+        "network": str(segment.network.cidr),
+        "prefix_length": segment.network.prefixlen,
+        "netmask": str(segment.network.netmask),
+        "gateway": str(segment.gateway),
+        "dhcp_pool": [str(a) for a in segment.dhcp_pool] if segment.dhcp_pool else None,
+    }
+
+
+def build(registry: Registry, *, check: bool = True) -> Inventory:
+    """Hosts, groups and variables of a registry. Validates first unless told not to."""
+    if check:
+        problems = validate(registry)
+        if problems:
+            raise RegistryError(registry.directory, problems)
+    national = registry.national
+    plan = plan_from(national)
+    ministries = {m["key"]: m for m in national["ministries"]}
+    roles = national["device_roles"]
+    inventory = Inventory()
+    for key, ministry in ministries.items():
+        inventory.group_vars[f"ministry_{key}"] = {"patn_ministry_name": ministry["name"]}
+    for site_file in registry.site_files:
+        key = site_file.data["ministry"]
+        slot = ministries[key]["slot"]
+        host_prefix = key.replace("_", "-")  # host names are DNS names: no '_'
+        for site in site_file.data["sites"]:
+            if site["status"] == "decommissioned":
+                continue  # its block stays reserved: allocations derive from its id
+            block = plan.site_block(slot, site["id"])
+            segment_names = _site_segments(national, site)
+            segments = {
+                name: plan.segment(
+                    block,
+                    name,
+                    IPNetwork(site["prefixes"][name]) if name in site.get("prefixes", {}) else None,
+                )
+                for name in segment_names
+            }
+            segment_vars = {name: _segment_vars(seg) for name, seg in segments.items()}
+            site_vars = {
+                "id": site["id"],
+                "code": site["code"],
+                "name": site["name"],
+                "type": site["type"],
+                "department": site["department"],
+                "town": site["town"],
+                "status": site["status"],
+                "ministry": key,
+                "block": str(block.cidr),
+                "tunnel_address": str(plan.tunnel_address(slot, site["id"])),
+                "loopback_address": str(plan.loopback_address(slot, site["id"])),
+            }
+            site_group = f"site_{key}_{slug(site['code'])}"
+            for role, count in _site_devices(national, site).items():
+                spec = roles[role]
+                home = segments[spec["segment"]]
+                for number in range(1, count + 1):
+                    name = f"{host_prefix}-{site['code']}-{spec['short_name']}{number}"
+                    if spec["address"] == "gateway":
+                        address = home.gateway
+                    else:
+                        address = home.host(spec["first_host"] + number - 1)
+                    host_vars = {
+                        "patn_ministry": key,
+                        "patn_site": site_vars,
+                        "patn_device_role": role,
+                        "patn_device_number": number,
+                        "patn_segments": segment_vars,
+                        "patn_segment_binding": site.get("binding", "vlan"),
+                        "patn_management_address": str(address),
+                        "patn_home_segment": spec["segment"],
+                    }
+                    host_vars.update(site.get("vars", {}))
+                    inventory.hosts[name] = host_vars
+                    for group in (
+                        f"ministry_{key}",
+                        site_group,
+                        f"site_type_{site['type']}",
+                        f"department_{slug(site['department'])}",
+                        f"role_{role}",
+                        f"status_{site['status']}",
+                    ):
+                        inventory.add(group, name)
+    inventory.children["ministries"] = sorted(f"ministry_{key}" for key in ministries)
+    return inventory

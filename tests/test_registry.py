@@ -1,0 +1,107 @@
+"""The site registry: golden inventories, rejected registries, the real ones.
+
+Fixtures (tests/fixtures/registry):
+- base/: a small valid registry;
+- golden/<case>/: files laid over base/, and expected.json, the inventory
+  that must come out (regenerate with PATN_UPDATE_GOLDEN=1 and review the diff);
+- errors/<case>/: files laid over base/, and expect.txt, the problems that
+  must be reported, one per line, paths relative to the case's registry.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from ansible_collections.patn.infra.plugins.module_utils import registry
+from conftest import FIXTURES, TOP
+
+CASES = FIXTURES / "registry"
+GOLDEN = sorted(p for p in (CASES / "golden").iterdir() if p.is_dir())
+ERRORS = sorted(p for p in (CASES / "errors").iterdir() if p.is_dir())
+
+
+def registry_for(case: Path, tmp_path: Path) -> Path:
+    """base/ with the case's files laid over it, in a fresh folder."""
+    target = tmp_path / "registry"
+    shutil.copytree(CASES / "base", target)
+    for path in case.rglob("*.yml"):
+        destination = target / path.relative_to(case)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, destination)
+    return target
+
+
+def as_data(inventory: registry.Inventory) -> dict:
+    return {
+        "hosts": inventory.hosts,
+        "groups": {name: sorted(hosts) for name, hosts in sorted(inventory.groups.items())},
+        "children": inventory.children,
+        "group_vars": inventory.group_vars,
+    }
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=lambda p: p.name)
+def test_golden_inventory(case, tmp_path):
+    built = as_data(registry.build(registry.load(registry_for(case, tmp_path))))
+    expected_file = case / "expected.json"
+    if os.environ.get("PATN_UPDATE_GOLDEN"):
+        expected_file.write_text(json.dumps(built, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+    assert built == json.loads(expected_file.read_text())
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=lambda p: p.name)
+def test_bad_registry_is_refused_with_its_message(case, tmp_path):
+    directory = registry_for(case, tmp_path)
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.build(registry.load(directory))
+    reported = [str(problem).replace(f"{directory}/", "") for problem in refused.value.problems]
+    expected = (case / "expect.txt").read_text().splitlines()
+    assert reported == expected
+
+
+def test_every_error_case_says_what_it_expects():
+    assert len(ERRORS) >= 15
+    for case in ERRORS:
+        assert (case / "expect.txt").read_text().strip(), f"{case.name}/expect.txt is empty"
+
+
+def test_error_message_names_file_site_and_field(tmp_path):
+    directory = registry_for(CASES / "errors" / "unknown_department", tmp_path)
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.build(registry.load(directory))
+    message = str(refused.value)
+    assert f"{directory}/sites/justice.yml" in message
+    assert "site 10 (tgi-pnr)" in message
+    assert "field 'department'" in message
+
+
+def test_decommissioned_site_has_no_hosts_but_keeps_its_block(tmp_path):
+    directory = registry_for(CASES / "golden" / "overrides", tmp_path)
+    built = registry.build(registry.load(directory))
+    assert not [name for name in built.hosts if "tgi-old" in name]
+    # Its block is still taken: a manual prefix inside it is refused.
+    justice = directory / "sites" / "justice.yml"
+    justice.write_text(
+        justice.read_text().replace(
+            "prefixes: {staff: 192.168.50.0/26}", "prefixes: {staff: 10.20.139.64/26}"
+        )
+    )
+    with pytest.raises(
+        registry.RegistryError, match=r"overlaps the block 10\.20\.139\.0/24 of site justice/11"
+    ):
+        registry.build(registry.load(directory))
+
+
+@pytest.mark.parametrize("name", ["production", "lab"])
+def test_project_registries_are_valid(name):
+    directory = TOP / "inventories" / name / "registry"
+    assert registry.validate(registry.load(directory)) == []
+
+
+def test_production_registry_covers_the_six_ministries():
+    built = registry.build(registry.load(TOP / "inventories" / "production" / "registry"))
+    for ministry in ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonction_publique"]:
+        assert built.groups.get(f"ministry_{ministry}"), f"no host for ministry {ministry}"
+    assert built.groups["role_hub"] == ["ptn-dc-hub1"]
