@@ -69,6 +69,9 @@ from ansible_collections.patn.infra.plugins.module_utils import registry as site
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "patn.infra.registry"
+    # The registry is reviewed code, like group_vars: its strings may hold
+    # templates (vault references such as "{{ vault_radius_secret }}").
+    trusted_by_default = True
 
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("registry.yml", "registry.yaml"))
