@@ -14,7 +14,8 @@ import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
 from conftest import FIXTURES, TOP
 
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
+# No fact cache: facts of lab hosts with the same names must not leak in.
+ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
 MINISTRIES = ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonction_publique"]
 
 
@@ -65,15 +66,17 @@ def test_list_matches_the_registry_build(tmp_path):
     built = registry.build(registry.load(tmp_path / "registry"))
     assert set(listed["_meta"]["hostvars"]) == set(built.hosts)
     for name, values in built.hosts.items():
-        for key, value in values.items():
-            assert listed["_meta"]["hostvars"][name][key] == value
+        groups = [group for group, hosts in built.groups.items() if name in hosts]
+        expected = {key: value for group in groups for key, value in built.group_vars.get(group, {}).items()}
+        expected.update(values)
+        assert listed["_meta"]["hostvars"][name] == expected
     assert sorted(listed["ministry_justice"]["hosts"]) == sorted(built.groups["ministry_justice"])
 
 
 def test_constructed_options_compose_and_keyed_groups(tmp_path):
     source = inventory_source(
         tmp_path,
-        compose={"ansible_host": "patn_management_address"},
+        compose={"ansible_host": "patn_management_address", "site_town": "patn_site.town"},
         keyed_groups=[{"key": "patn_site.town", "prefix": "town"}],
         groups={"gateways": "patn_device_role in ['router', 'hub']"},
     )
@@ -81,6 +84,7 @@ def test_constructed_options_compose_and_keyed_groups(tmp_path):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert listed["_meta"]["hostvars"]["justice-tgi-pnr-ap1"]["ansible_host"] == "10.20.138.10"
+    assert listed["_meta"]["hostvars"]["justice-tgi-pnr-ap1"]["site_town"] == "Pointe-Noire"
     assert "justice-tgi-pnr-rtr1" in listed["town_Pointe_Noire"]["hosts"]
     assert sorted(listed["gateways"]["hosts"]) == [
         "affaires-sociales-cas-sibiti-rtr1",

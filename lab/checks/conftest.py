@@ -46,5 +46,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def ansible_env():
-    env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+        ANSIBLE_CACHE_PLUGIN_CONNECTION=str(TOP / ".cache" / "facts-lab"),
+    )
     return env

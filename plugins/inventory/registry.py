@@ -18,11 +18,12 @@ description:
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
   - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
     C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
-  - "Host variables: C(patn_ministry), C(patn_site) (id, code, name, type, department, town,
-    status, block, tunnel and loopback addresses), C(patn_device_role), C(patn_device_number),
-    C(patn_segments) (per segment: vlan, zone, network, gateway, DHCP pool),
-    C(patn_segment_binding), C(patn_management_address), C(patn_home_segment), plus the
-    site's own C(vars)."
+  - "Ministry group variables: C(patn_ministry), C(patn_ministry_name)."
+  - "Site group variables, set once per site: C(patn_site) (id, code, name, type, department,
+    town, status, block, tunnel and loopback addresses), C(patn_segments) (per segment: vlan,
+    zone, network, gateway, DHCP pool), C(patn_segment_binding)."
+  - "Host variables: C(patn_device_role), C(patn_device_number), C(patn_management_address),
+    C(patn_home_segment), plus the site's own C(vars) (host level, so they win over group_vars files)."
   - Supports Ansible's constructed options (compose, groups, keyed_groups) and inventory caching.
 author: PATN infrastructure team
 version_added: 0.1.0
@@ -63,7 +64,9 @@ cache_connection: .cache/inventory
 from pathlib import Path
 
 from ansible.errors import AnsibleParserError
+from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.vars import combine_vars
 from ansible_collections.patn.infra.plugins.module_utils import registry as site_registry
 
 
@@ -126,9 +129,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for name, value in values.items():
                 inventory.set_variable(group, name, value)
         strict = self.get_option("strict")
+        constructed = any(self.get_option(o) for o in ("compose", "groups", "keyed_groups"))
         for host, values in data["hosts"].items():
             for name, value in values.items():
                 inventory.set_variable(host, name, value)
-            self._set_composite_vars(self.get_option("compose"), values, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), values, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), values, host, strict=strict)
+            if constructed:
+                # Expressions see the site and ministry group variables too.
+                context = combine_vars(get_group_vars(inventory.hosts[host].get_groups()), values)
+                self._set_composite_vars(self.get_option("compose"), context, host, strict=strict)
+                self._add_host_to_composed_groups(self.get_option("groups"), context, host, strict=strict)
+                self._add_host_to_keyed_groups(self.get_option("keyed_groups"), context, host, strict=strict)
