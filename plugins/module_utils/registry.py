@@ -585,3 +585,38 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
                         inventory.add(group, name)
     inventory.children["ministries"] = sorted(f"ministry_{key}" for key in ministries)
     return inventory
+
+
+def allocations(registry: Registry) -> dict[str, dict[str, Any]]:
+    """Every site's allocations, decommissioned ones included, keyed 'ministry/id'.
+
+    What the reports show and what the plan diff compares: the block, the
+    segments, the tunnel address, and each device's management address.
+    """
+    built = build(registry)
+    plan = plan_from(registry.national)
+    slots = {m["key"]: m["slot"] for m in registry.national["ministries"]}
+    table = {}
+    for site_file in registry.site_files:
+        key = site_file.data["ministry"]
+        for site in site_file.data["sites"]:
+            group = f"site_{key}_{slug(site['code'])}"
+            group_vars = built.group_vars.get(group, {})
+            table[f"{key}/{site['id']}"] = {
+                "ministry": key,
+                "id": site["id"],
+                "code": site["code"],
+                "name": site["name"],
+                "type": site["type"],
+                "department": site["department"],
+                "town": site["town"],
+                "status": site["status"],
+                "binding": site.get("binding", "vlan"),
+                "manual": sorted(site.get("prefixes", {})),
+                "group": group,
+                "block": str(plan.site_block(slots[key], site["id"]).cidr),
+                "tunnel_address": group_vars.get("patn_site", {}).get("tunnel_address"),
+                "segments": group_vars.get("patn_segments", {}),
+                "devices": {name: built.hosts[name] for name in sorted(built.groups.get(group, []))},
+            }
+    return table

@@ -1,0 +1,79 @@
+"""Auditor reports (scripts/report) and the plan diff (scripts/plan-diff)."""
+
+import subprocess
+import sys
+
+from ansible_collections.patn.infra.plugins.module_utils import registry
+from conftest import FIXTURES, TOP, load_script
+from test_registry import registry_for
+
+report = load_script("report")
+plan_diff = load_script("plan-diff")
+
+
+def test_reports_render_sites_devices_segments_and_diagrams(tmp_path):
+    directory = registry_for(FIXTURES / "registry" / "golden" / "overrides", tmp_path)
+    output = tmp_path / "reports"
+    assert report.main(["report", str(directory), str(output)]) == 0
+    for key in ["ptn", "justice", "affaires_sociales"]:
+        assert (output / f"{key}.md").is_file()
+        assert (output / f"{key}.html").is_file()
+    markdown = (output / "justice.md").read_text()
+    decommissioned = "| 11 | tgi-old | Ancien TGI | court | Brazzaville | Brazzaville | decommissioned |"
+    assert f"{decommissioned} 10.20.139.0/24 (reserved) |" in markdown
+    assert (
+        "| staff (manual) | 30 | staff | 192.168.50.0/26 | 192.168.50.1 | 192.168.50.20 - 192.168.50.62 |"
+        in markdown
+    )
+    assert "| justice-bzv-hq-ap3 | access_point | 10.20.129.12 | management |" in markdown
+    assert "![tgi-pnr](justice-diagrams/tgi-pnr.svg)" in markdown
+    diagram = (output / "justice-diagrams" / "tgi-pnr.svg").read_text()
+    assert diagram.startswith("<svg")
+    assert "justice-tgi-pnr-rtr1" in diagram
+    page = (output / "justice.html").read_text()
+    assert page.count("<svg") == 2  # two sites in service, one decommissioned
+    assert "Ancien TGI" in page
+    assert "[justice.md](justice.md)" in (output / "index.md").read_text()
+
+
+def test_report_refuses_an_invalid_registry(tmp_path, capsys):
+    directory = registry_for(FIXTURES / "registry" / "errors" / "unknown_department", tmp_path)
+    assert report.main(["report", str(directory), str(tmp_path / "out")]) == 1
+    assert "unknown department 'Pointe Noire'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_diff_lists_added_sites_status_and_allocation_changes(tmp_path):
+    before = registry.allocations(
+        registry.load(registry_for(FIXTURES / "registry" / "golden" / "base", tmp_path / "a"))
+    )
+    after = registry.allocations(
+        registry.load(registry_for(FIXTURES / "registry" / "golden" / "overrides", tmp_path / "b"))
+    )
+    lines = plan_diff.diff(before, after)
+    assert "| justice/11 | tgi-old | decommissioned | 10.20.139.0/24 |" in lines
+    assert "| justice/1 | segment staff | 10.20.129.64/26 | 192.168.50.0/26 |" in lines
+    assert "| justice/1 | device justice-bzv-hq-ap3 | - | 10.20.129.12 |" in lines
+    # Sites that did not change are not mentioned.
+    assert not [
+        line for line in lines if line.startswith(("| ptn/", "| affaires_sociales/", "| justice/10 "))
+    ]
+
+
+def test_plan_diff_of_a_revision_with_itself_shows_no_change():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TOP / "scripts" / "plan-diff"),
+            "HEAD",
+            "HEAD",
+            "--registry",
+            "inventories/lab/registry",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=TOP,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No change in sites or allocations." in result.stdout
