@@ -1,0 +1,60 @@
+"""Live checks of the nginx role, from inside the server: real TLS handshakes."""
+
+import pytest
+
+RESOLVE = "--resolve etat-civil.lab.patn:443:127.0.0.1 --resolve dossiers.lab.patn:443:127.0.0.1"
+
+
+def curl(host, url, options=""):
+    # No --cacert and no -k: curl trusts the system store, where the pki role
+    # installed the internal root CA.
+    return host.run(
+        f"curl -sS --max-time 10 {RESOLVE} --resolve etat-civil.lab.patn:80:127.0.0.1 {options} {url}"
+    )
+
+
+@pytest.mark.parametrize("service", ["etat-civil", "dossiers"])
+def test_https_verifies_against_the_internal_ca_and_reaches_the_application(host, service):
+    result = curl(host, f"https://{service}.lab.patn/")
+    assert result.rc == 0, result.stderr
+    assert result.stdout == f"{service} via https"
+
+
+def test_plain_http_redirects_to_https(host):
+    result = curl(
+        host, "http://etat-civil.lab.patn/records?id=7", "-o /dev/null -w '%{http_code} %{redirect_url}'"
+    )
+    assert result.stdout == "301 https://etat-civil.lab.patn/records?id=7"
+
+
+def test_security_headers_are_sent(host):
+    headers = curl(host, "https://etat-civil.lab.patn/", "-D - -o /dev/null").stdout.lower()
+    assert "strict-transport-security: max-age=31536000; includesubdomains" in headers
+    assert "x-content-type-options: nosniff" in headers
+    assert "x-frame-options: deny" in headers
+    assert "content-security-policy: default-src 'self'" in headers
+    assert "server: nginx\r" in headers  # no version
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("-tls1_3", True), ("-tls1_2", True), ("-tls1_1", False)])
+def test_only_tls_1_2_and_1_3_are_accepted(host, version, accepted):
+    # SECLEVEL=0 lets the client offer TLS 1.1: a refusal then comes from the server.
+    result = host.run(
+        "echo | openssl s_client -connect 127.0.0.1:443 -servername etat-civil.lab.patn %s "
+        "-cipher DEFAULT@SECLEVEL=0 -verify_return_error",
+        version,
+    )
+    assert (result.rc == 0) is accepted, result.stdout[-500:] + result.stderr[-500:]
+
+
+def test_weak_tls_1_2_cipher_is_refused(host):
+    result = host.run(
+        "echo | openssl s_client -connect 127.0.0.1:443 -servername etat-civil.lab.patn -tls1_2 "
+        "-cipher AES128-SHA@SECLEVEL=0"
+    )
+    assert result.rc != 0
+
+
+def test_configuration_passes_nginx_check(host):
+    assert host.run("nginx -t").rc == 0
+    assert host.service("nginx").is_running
