@@ -473,6 +473,17 @@ def _site_blocks_touching(plan: AddressPlan, network: IPNetwork) -> list[tuple[i
 # --- inventory ------------------------------------------------------------------
 
 
+def _site_identity(ministry: str, site: dict) -> dict[str, Any]:
+    """What names a site, as the registry gives it."""
+    fields = ("id", "code", "name", "type", "department", "town", "status")
+    return {**{name: site[name] for name in fields}, "ministry": ministry}
+
+
+def site_group_name(ministry: str, code: str) -> str:
+    """The inventory group of a site: site_<ministry>_<code>."""
+    return f"site_{ministry}_{slug(code)}"
+
+
 def slug(text: str) -> str:
     """A group-name-safe form of a name: 'Cuvette-Ouest' -> 'cuvette_ouest'."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -537,19 +548,12 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
             }
             segment_vars = {name: _segment_vars(seg) for name, seg in segments.items()}
             site_vars = {
-                "id": site["id"],
-                "code": site["code"],
-                "name": site["name"],
-                "type": site["type"],
-                "department": site["department"],
-                "town": site["town"],
-                "status": site["status"],
-                "ministry": key,
+                **_site_identity(key, site),
                 "block": str(block.cidr),
                 "tunnel_address": str(plan.tunnel_address(slot, site["id"])),
                 "loopback_address": str(plan.loopback_address(slot, site["id"])),
             }
-            site_group = f"site_{key}_{slug(site['code'])}"
+            site_group = site_group_name(key, site["code"])
             inventory.group_vars[site_group] = {
                 "patn_site": site_vars,
                 "patn_segments": segment_vars,
@@ -600,17 +604,10 @@ def allocations(registry: Registry) -> dict[str, dict[str, Any]]:
     for site_file in registry.site_files:
         key = site_file.data["ministry"]
         for site in site_file.data["sites"]:
-            group = f"site_{key}_{slug(site['code'])}"
+            group = site_group_name(key, site["code"])
             group_vars = built.group_vars.get(group, {})
             table[f"{key}/{site['id']}"] = {
-                "ministry": key,
-                "id": site["id"],
-                "code": site["code"],
-                "name": site["name"],
-                "type": site["type"],
-                "department": site["department"],
-                "town": site["town"],
-                "status": site["status"],
+                **_site_identity(key, site),
                 "binding": site.get("binding", "vlan"),
                 "manual": sorted(site.get("prefixes", {})),
                 "group": group,
