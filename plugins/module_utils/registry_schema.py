@@ -15,6 +15,19 @@ _CODE = {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 2
 _CIDR = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}
 _TEXT = {"type": "string", "minLength": 1}
 _COUNT = {"type": "integer", "minimum": 0}
+_SEGMENT_LIST = {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1}
+
+
+def _record(required: list[str], properties: dict) -> dict:
+    """A closed object: these fields only, some of them required."""
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
+
+
+def _named(entry: dict) -> dict:
+    """A mapping from names (lower case) to entries, with at least one entry."""
+    return {"type": "object", "minProperties": 1, "propertyNames": _NAME, "additionalProperties": entry}
+
+
 _DEVICE_COUNTS = {
     "type": "object",
     "propertyNames": _NAME,
@@ -24,125 +37,100 @@ _DEVICE_COUNTS = {
 NATIONAL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "national.yml: the plan, segments, device roles, site types, ministries",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["address_plan", "segments", "device_roles", "site_types", "departments", "ministries"],
-    "properties": {
-        "address_plan": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["supernet", "ministry_prefix", "site_prefix", "infrastructure_slot"],
-            "properties": {
-                "supernet": _CIDR,
-                "ministry_prefix": {"type": "integer", "minimum": 1, "maximum": 30},
-                "site_prefix": {"type": "integer", "minimum": 1, "maximum": 30},
-                "infrastructure_slot": {"type": "integer", "minimum": 0},
-                "status": {"enum": ["planned", "approved"]},
-            },
-        },
-        "segments": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": _NAME,
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["vlan", "prefix", "slot", "zone"],
-                "properties": {
-                    "vlan": {"type": "integer", "minimum": 1, "maximum": 4094},
-                    "prefix": {"type": "integer", "minimum": 16, "maximum": 30},
-                    "slot": {"type": "integer", "minimum": 0},
-                    "zone": _NAME,
-                    "dhcp": {"type": "boolean"},
-                    "static_start": {"type": "integer", "minimum": 2},
-                    "dhcp_start": {"type": "integer", "minimum": 2},
-                    "description": _TEXT,
+    **_record(
+        ["address_plan", "segments", "device_roles", "site_types", "departments", "ministries"],
+        {
+            "address_plan": _record(
+                ["supernet", "ministry_prefix", "site_prefix", "infrastructure_slot"],
+                {
+                    "supernet": _CIDR,
+                    "ministry_prefix": {"type": "integer", "minimum": 1, "maximum": 30},
+                    "site_prefix": {"type": "integer", "minimum": 1, "maximum": 30},
+                    "infrastructure_slot": {"type": "integer", "minimum": 0},
+                    "status": {"enum": ["planned", "approved"]},
                 },
+            ),
+            "segments": _named(
+                _record(
+                    ["vlan", "prefix", "slot", "zone"],
+                    {
+                        "vlan": {"type": "integer", "minimum": 1, "maximum": 4094},
+                        "prefix": {"type": "integer", "minimum": 16, "maximum": 30},
+                        "slot": {"type": "integer", "minimum": 0},
+                        "zone": _NAME,
+                        "dhcp": {"type": "boolean"},
+                        "static_start": {"type": "integer", "minimum": 2},
+                        "dhcp_start": {"type": "integer", "minimum": 2},
+                        "description": _TEXT,
+                    },
+                )
+            ),
+            "device_roles": _named(
+                _record(
+                    ["short_name", "segment", "address"],
+                    {
+                        "short_name": {"type": "string", "pattern": "^[a-z]+$"},
+                        "segment": _NAME,
+                        # gateway: host 1 of the segment (the site's router);
+                        # reserved: device n gets host first_host + n - 1.
+                        "address": {"enum": ["gateway", "reserved"]},
+                        "first_host": {"type": "integer", "minimum": 2},
+                        "description": _TEXT,
+                    },
+                )
+            ),
+            "site_types": _named(
+                _record(
+                    ["description", "devices", "segments"],
+                    {"description": _TEXT, "devices": _DEVICE_COUNTS, "segments": _SEGMENT_LIST},
+                )
+            ),
+            "departments": {"type": "array", "items": _TEXT, "uniqueItems": True, "minItems": 1},
+            "ministries": {
+                "type": "array",
+                "minItems": 1,
+                "items": _record(
+                    ["key", "slot", "name"],
+                    {
+                        "key": _NAME,
+                        "slot": {"type": "integer", "minimum": 0},
+                        "name": _TEXT,
+                        "short_name": _TEXT,
+                    },
+                ),
             },
         },
-        "device_roles": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": _NAME,
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["short_name", "segment", "address"],
-                "properties": {
-                    "short_name": {"type": "string", "pattern": "^[a-z]+$"},
-                    "segment": _NAME,
-                    # gateway: host 1 of the segment (the site's router);
-                    # reserved: device n gets host first_host + n - 1.
-                    "address": {"enum": ["gateway", "reserved"]},
-                    "first_host": {"type": "integer", "minimum": 2},
-                    "description": _TEXT,
-                },
-            },
-        },
-        "site_types": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": _NAME,
-            "additionalProperties": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["description", "devices", "segments"],
-                "properties": {
-                    "description": _TEXT,
-                    "devices": _DEVICE_COUNTS,
-                    "segments": {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1},
-                },
-            },
-        },
-        "departments": {"type": "array", "items": _TEXT, "uniqueItems": True, "minItems": 1},
-        "ministries": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["key", "slot", "name"],
-                "properties": {
-                    "key": _NAME,
-                    "slot": {"type": "integer", "minimum": 0},
-                    "name": _TEXT,
-                    "short_name": _TEXT,
-                },
-            },
-        },
-    },
+    ),
 }
 
 SITES_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "sites/<ministry>.yml: one ministry's sites",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["ministry", "sites"],
-    "properties": {
-        "ministry": _NAME,
-        "sites": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["id", "code", "name", "type", "department", "town", "status"],
-                "properties": {
-                    "id": {"type": "integer", "minimum": 1},
-                    "code": _CODE,
-                    "name": _TEXT,
-                    "type": _NAME,
-                    "department": _TEXT,
-                    "town": _TEXT,
-                    "status": {"enum": ["planned", "active", "decommissioned"]},
-                    "devices": _DEVICE_COUNTS,
-                    "segments": {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1},
-                    "prefixes": {"type": "object", "propertyNames": _NAME, "additionalProperties": _CIDR},
-                    "binding": {"enum": ["vlan", "port"]},
-                    "vars": {"type": "object"},
-                    "notes": _TEXT,
-                },
+    **_record(
+        ["ministry", "sites"],
+        {
+            "ministry": _NAME,
+            "sites": {
+                "type": "array",
+                "items": _record(
+                    ["id", "code", "name", "type", "department", "town", "status"],
+                    {
+                        "id": {"type": "integer", "minimum": 1},
+                        "code": _CODE,
+                        "name": _TEXT,
+                        "type": _NAME,
+                        "department": _TEXT,
+                        "town": _TEXT,
+                        "status": {"enum": ["planned", "active", "decommissioned"]},
+                        "devices": _DEVICE_COUNTS,
+                        "segments": _SEGMENT_LIST,
+                        "prefixes": {"type": "object", "propertyNames": _NAME, "additionalProperties": _CIDR},
+                        "binding": {"enum": ["vlan", "port"]},
+                        "vars": {"type": "object"},
+                        "notes": _TEXT,
+                    },
+                ),
             },
         },
-    },
+    ),
 }
