@@ -159,3 +159,33 @@ def test_unattended_upgrades_config_parses(host):
     result = host.run("unattended-upgrade --dry-run --debug 2>&1 | head -50")
     assert "Allowed origins are" in result.stdout
     assert "Debian-Security" in result.stdout
+
+
+# --- Monitoring ---------------------------------------------------------------
+
+
+def exporter_address(host):
+    return host.check_output("hostname -I").split()[0]
+
+
+def test_node_exporter_serves_metrics_on_the_given_address(host):
+    metrics = host.check_output(f"curl -sS --max-time 10 http://{exporter_address(host)}:9100/metrics")
+    assert "node_uname_info" in metrics
+    # The systemd collector is on: sshd's unit state is exported.
+    assert 'node_systemd_unit_state{name="ssh.service",state="active"' in metrics
+
+
+def test_node_exporter_listens_nowhere_else(host):
+    result = host.run("curl -sS --max-time 5 http://127.0.0.1:9100/metrics")
+    assert result.rc != 0
+
+
+def test_node_exporter_publishes_textfile_metrics(host):
+    marker = uuid.uuid4().int % 1_000_000
+    prom = "/var/lib/prometheus/node-exporter/molecule_test.prom"
+    host.run(f"echo 'patn_molecule_marker {marker}' > {prom}.tmp && mv {prom}.tmp {prom}")
+    try:
+        metrics = host.check_output(f"curl -sS --max-time 10 http://{exporter_address(host)}:9100/metrics")
+        assert f"patn_molecule_marker {marker}" in metrics
+    finally:
+        host.run(f"rm -f {prom}")
