@@ -46,8 +46,9 @@ def test_role_defaults_carry_the_role_prefix(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_role_defaults_match_the_argument_specs(role):
     defaults = set(load(TOP / "roles" / role / "defaults" / "main.yml"))
-    specs = load(TOP / "roles" / role / "meta" / "argument_specs.yml")
-    options = set(specs["argument_specs"]["main"].get("options", {}))
+    specs = load(TOP / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    # Every entry point's options (main, and others such as backup's restore).
+    options = {name for entry in specs.values() for name in entry.get("options", {})}
     assert defaults - options == set(), f"roles/{role}: defaults missing from argument_specs"
     assert options - defaults == set(), f"roles/{role}: argument_specs options without a default"
 
@@ -74,7 +75,8 @@ def test_role_has_a_molecule_scenario_with_idempotence(role):
 
 @pytest.mark.parametrize(("kind", "path"), PLUGINS, ids=[f"{k}/{p.stem}" for k, p in PLUGINS])
 def test_ansible_doc_shows_every_plugin(kind, path):
-    doc_type = "module" if kind == "modules" else kind
+    # An action plugin is documented by the module of the same name.
+    doc_type = "module" if kind in ("modules", "action") else kind
     result = subprocess.run(
         ["ansible-doc", "-t", doc_type, f"patn.infra.{path.stem}"],
         capture_output=True,

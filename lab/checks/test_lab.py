@@ -4,10 +4,11 @@ They go through the same path as an operator: SSH on the published port,
 the administrator's key, sudo. Traffic stays on 127.0.0.1.
 """
 
+import json
 import re
 import subprocess
 
-from conftest import INVENTORY, TOP
+from conftest import INVENTORY, TOP, lab_hosts
 
 
 def run(command, timeout=120, **kwargs):
@@ -78,3 +79,22 @@ def test_eservice_https_verifies_from_another_site(ssh_base):
     assert version in ("TLSv1.2", "TLSv1.3")
     # The sample application answered through nginx: it reached its database.
     assert status.startswith("HTTP/1.1 200")
+
+
+def test_backup_runs_and_monitoring_sees_it(ssh_base):
+    # Run the nightly backup now on the e-service server, then scrape that
+    # server's node exporter from the hub, as the data centre would.
+    ports = lab_hosts()
+    server = run(
+        [*ssh_base, "-p", str(ports["sante-bzv-hq-srv1"]), "lab-admin@127.0.0.1",
+         "sudo -n systemctl start patn-backup.service && sudo -n patn-restic snapshots --json"],
+        timeout=300,
+    )  # fmt: skip
+    assert server.returncode == 0, server.stderr
+    assert json.loads(server.stdout), "no snapshot in the server's repository"
+    url = "http://patn-lab-sante-bzv-hq-srv1:9100/metrics"
+    script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=10).read().decode())"
+    hub = run([*ssh_base, "-p", str(ports["ptn-dc-hub1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
+    assert hub.returncode == 0, hub.stderr
+    assert "patn_backup_last_run_success 1" in hub.stdout
+    assert 'node_systemd_unit_state{name="eservice-dossiers-patients.service",state="active"' in hub.stdout
