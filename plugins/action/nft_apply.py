@@ -48,6 +48,10 @@ class ActionModule(ActionBase):
             return self._report_rollback(result, args, task_vars, error)
         result.update(confirmed)
         result["applied"] = True
+        if confirmed.get("failed"):
+            # A slow reconnection can arrive after the timer fired: the
+            # previous ruleset is back, which the module has just found.
+            result["rolled_back"] = True
         return result
 
     def _new_connection(self):

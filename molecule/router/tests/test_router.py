@@ -1,0 +1,150 @@
+"""Live checks of the router role, from the clients of each segment.
+
+Every check sends packets between the scenario's own containers, on
+internal networks (the WAN is a documentation prefix): nothing leaves the
+machine.
+"""
+
+import json
+import random
+import struct
+
+import pytest
+import testinfra
+
+DOMAIN = "bzv-hq.sante.patn.cg"
+SERVICE = "172.19.4.138"
+UPSTREAM = "198.51.100.20"
+
+
+def only(host, name):
+    if host.backend.get_hostname() != name:
+        pytest.skip(f"runs on {name}")
+
+
+def http_get(host, address, timeout=5):
+    script = (
+        "import urllib.request; "
+        f"print(urllib.request.urlopen('http://{address}/', timeout={timeout}).read().decode().strip())"
+    )
+    return host.run(f'python3 -c "{script}"')
+
+
+def tcp_connect(host, address, port):
+    script = f"import socket; socket.create_connection(('{address}', {port}), timeout=3)"
+    return host.run(f'python3 -c "{script}"')
+
+
+def resolve(host, server, name):
+    """One DNS A query over UDP, by hand (the clients have no DNS tools)."""
+    query_id = random.randint(0, 0xFFFF)
+    question = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+    packet = struct.pack(">HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
+    script = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); "
+        f"s.sendto(bytes.fromhex('{packet.hex()}'), ('{server}', 53)); "
+        "r = s.recv(512); print(r.hex())"
+    )
+    answer = bytes.fromhex(host.check_output(f'python3 -c "{script}"'))
+    assert answer[:2] == packet[:2]
+    answers = struct.unpack(">H", answer[6:8])[0]
+    return ".".join(str(b) for b in answer[-4:]) if answers else None
+
+
+# --- From the staff client ------------------------------------------------------
+
+
+def test_staff_client_has_a_lease_from_kea(host):
+    only(host, "staff-client")
+    address = host.check_output("ip -4 -br addr show staff").split()[2]
+    ip, prefix = address.split("/")
+    assert prefix == "24"
+    assert ip.startswith("172.19.5.")
+    assert 64 <= int(ip.split(".")[3]) <= 254
+    assert "default via 172.19.5.1" in host.check_output("ip route")
+
+
+def test_staff_client_resolves_site_names_through_unbound(host):
+    only(host, "staff-client")
+    assert resolve(host, "172.19.5.1", f"dossiers-patients.{DOMAIN}") == SERVICE
+
+
+def test_staff_reaches_the_eservice(host):
+    only(host, "staff-client")
+    result = http_get(host, SERVICE)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "service"
+
+
+def test_staff_does_not_reach_management(host):
+    only(host, "staff-client")
+    assert tcp_connect(host, "172.19.4.1", 22).rc != 0
+    assert tcp_connect(host, "172.19.4.10", 22).rc != 0
+
+
+# --- From the guest client ------------------------------------------------------
+
+
+def test_guest_client_has_a_lease_and_reaches_the_upstream(host):
+    only(host, "guest-client")
+    address = host.check_output("ip -4 -br addr show guest").split()[2]
+    assert address.startswith(("172.19.6.", "172.19.7."))
+    assert address.endswith("/23")
+    result = http_get(host, UPSTREAM)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "upstream"
+
+
+@pytest.mark.parametrize(
+    ("address", "port"),
+    [(SERVICE, 80), ("172.19.4.1", 22), ("172.19.4.10", 22), ("172.19.5.1", 22)],
+    ids=["eservice", "router-ssh", "noc", "router-staff-side"],
+)
+def test_guest_reaches_no_internal_address(host, address, port):
+    only(host, "guest-client")
+    assert tcp_connect(host, address, port).rc != 0
+
+
+def test_guest_reaches_no_staff_client(host):
+    only(host, "guest-client")
+    staff = testinfra.get_host("podman://staff-client")
+    address = staff.check_output("ip -4 -br addr show staff").split()[2].split("/")[0]
+    assert tcp_connect(host, address, 22).rc != 0
+    assert staff.run("timeout 5 bash -c '</dev/tcp/127.0.0.1/22'").rc == 0, "the staff client's sshd is down"
+
+
+# --- On the router --------------------------------------------------------------
+
+
+def test_a_ruleset_cutting_management_was_rolled_back(host):
+    only(host, "router")
+    # The task failed (side_effect.yml kept its result with failed_when: false).
+    result = json.loads(host.file("/root/cut-result.json").content_string)
+    assert result["applied"] is True
+    assert result["confirmed"] is False
+    assert result["rolled_back"] is True
+    reverted = ("the previous ruleset came back", "rollback has already restored")
+    assert any(words in result["msg"] for words in reverted)
+    live = host.check_output("nft list ruleset")
+    assert "@admin_prefixes tcp dport 22 accept" in live
+    # The file loaded at boot is still the confirmed one.
+    assert "@admin_prefixes tcp dport 22 accept" in host.file("/etc/nftables.conf").content_string
+
+
+def test_administrators_reach_the_router_again(host):
+    only(host, "noc")
+    # From the administrators' station, as the rollback check's SSH did.
+    assert tcp_connect(host, "172.19.4.1", 22).rc == 0
+
+
+def test_drops_are_logged_at_a_limited_rate(host):
+    only(host, "router")
+    live = host.check_output("nft list chain inet patn forward")
+    assert 'log prefix "patn-drop-forward: "' in live
+    assert "limit rate" in live
+
+
+def test_dhcp_served_the_staff_client(host):
+    only(host, "router")
+    leases = host.file("/var/lib/kea/kea-leases4.csv").content_string
+    assert ",172.19.5." in leases or "\n172.19.5." in leases
