@@ -14,6 +14,8 @@ import testinfra
 
 DOMAIN = "bzv-hq.sante.patn.cg"
 SERVICE = "172.19.4.138"
+DC_SERVICE = "172.18.8.138"
+NOC = "172.18.8.140"
 UPSTREAM = "198.51.100.20"
 
 
@@ -76,10 +78,19 @@ def test_staff_reaches_the_eservice(host):
     assert result.stdout.strip() == "service"
 
 
-def test_staff_does_not_reach_management(host):
+def test_staff_reaches_a_datacentre_eservice_through_the_tunnel(host):
+    only(host, "staff-client")
+    result = http_get(host, DC_SERVICE)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "dc-eservice"
+    route = host.check_output(f"ip route get {DC_SERVICE}")
+    assert "via 172.19.5.1" in route
+
+
+def test_staff_does_not_reach_the_router_management(host):
     only(host, "staff-client")
     assert tcp_connect(host, "172.19.4.1", 22).rc != 0
-    assert tcp_connect(host, "172.19.4.10", 22).rc != 0
+    assert tcp_connect(host, "172.19.5.1", 22).rc != 0
 
 
 # --- From the guest client ------------------------------------------------------
@@ -97,8 +108,8 @@ def test_guest_client_has_a_lease_and_reaches_the_upstream(host):
 
 @pytest.mark.parametrize(
     ("address", "port"),
-    [(SERVICE, 80), ("172.19.4.1", 22), ("172.19.4.10", 22), ("172.19.5.1", 22)],
-    ids=["eservice", "router-ssh", "noc", "router-staff-side"],
+    [(SERVICE, 80), (DC_SERVICE, 80), ("172.19.4.1", 22), (NOC, 22), ("172.19.5.1", 22)],
+    ids=["eservice", "dc-eservice", "router-ssh", "noc", "router-staff-side"],
 )
 def test_guest_reaches_no_internal_address(host, address, port):
     only(host, "guest-client")
@@ -133,8 +144,30 @@ def test_a_ruleset_cutting_management_was_rolled_back(host):
 
 def test_administrators_reach_the_router_again(host):
     only(host, "noc")
-    # From the administrators' station, as the rollback check's SSH did.
+    # From the administrators' station, through the tunnel, as the rollback check's SSH did.
     assert tcp_connect(host, "172.19.4.1", 22).rc == 0
+
+
+def test_tunnel_shows_a_recent_handshake(host):
+    only(host, "router")
+    handshakes = host.check_output("wg show wg0 latest-handshakes").split()
+    assert len(handshakes) == 2, "the router should have exactly one peer: the hub"
+    age = int(host.check_output("date +%s")) - int(handshakes[1])
+    assert age < 180
+
+
+def test_private_keys_stay_private(host):
+    only(host, "router")
+    key = host.file("/etc/wireguard/private.key")
+    assert key.mode == 0o600
+    assert key.content_string.strip() not in host.file("/etc/wireguard/wg0.conf").content_string
+
+
+def test_hub_has_one_peer_per_site_with_the_site_block(host):
+    only(host, "hub")
+    allowed = host.check_output("wg show wg0 allowed-ips")
+    assert "172.31.0.193/32" in allowed
+    assert "172.19.4.0/22" in allowed
 
 
 def test_drops_are_logged_at_a_limited_rate(host):
