@@ -181,3 +181,25 @@ def test_dhcp_served_the_staff_client(host):
     only(host, "router")
     leases = host.file("/var/lib/kea/kea-leases4.csv").content_string
     assert ",172.19.5." in leases or "\n172.19.5." in leases
+
+
+def class_bytes(host, class_id):
+    """Bytes sent so far by one HTB class of the router's WAN."""
+    stats = host.check_output("tc -s class show dev wan")
+    block = stats.split(f"class htb 1:{class_id} ")[1]
+    return int(block.split("Sent ")[1].split()[0])
+
+
+def test_qos_puts_each_kind_of_traffic_in_its_class():
+    router = testinfra.get_host("podman://router")
+    guest = testinfra.get_host("podman://guest-client")
+    staff = testinfra.get_host("podman://staff-client")
+    before = {class_id: class_bytes(router, class_id) for class_id in (10, 20, 30)}
+    assert http_get(guest, UPSTREAM).rc == 0
+    assert http_get(staff, UPSTREAM).rc == 0
+    # Tunnel packets: any request to the data centre.
+    assert http_get(staff, DC_SERVICE).rc == 0
+    after = {class_id: class_bytes(router, class_id) for class_id in (10, 20, 30)}
+    assert after[30] > before[30], "guest traffic did not go to class 1:30"
+    assert after[20] > before[20], "staff traffic did not go to class 1:20"
+    assert after[10] > before[10], "tunnel traffic did not go to class 1:10"
