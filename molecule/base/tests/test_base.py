@@ -99,6 +99,23 @@ def test_chrony_is_running_and_answers(host):
     assert "Reference ID" in tracking.stdout
 
 
+def ntp_answer(host):
+    """Send one NTP client request to 127.0.0.1; the answer's mode, or None."""
+    script = (
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3); "
+        "s.sendto(bytes([0x23]) + bytes(47), ('127.0.0.1', 123)); "
+        "print(s.recv(48)[0] & 7)"
+    )
+    result = host.run(f'python3 -c "{script}"')
+    return int(result.stdout) if result.rc == 0 else None
+
+
+def test_time_is_served_only_where_asked(host):
+    serves = host.backend.get_hostname() == "base-debian13"
+    # Mode 4 is a server's answer.
+    assert ntp_answer(host) == (4 if serves else None)
+
+
 # --- Kernel parameters ------------------------------------------------------
 
 

@@ -71,6 +71,16 @@ def test_staff_client_resolves_site_names_through_unbound(host):
     assert resolve(host, "172.19.5.1", f"dossiers-patients.{DOMAIN}") == SERVICE
 
 
+def test_staff_client_resolves_an_access_point_by_its_reservation_name(host):
+    only(host, "staff-client")
+    assert resolve(host, "172.19.5.1", f"sante-bzv-hq-ap1.{DOMAIN}") == "172.19.4.10"
+
+
+def test_access_point_gets_its_reserved_address(host):
+    only(host, "ap-client")
+    assert host.check_output("ip -4 -br addr show management").split()[2] == "172.19.4.10/25"
+
+
 def test_staff_reaches_the_eservice(host):
     only(host, "staff-client")
     result = http_get(host, SERVICE)
