@@ -161,3 +161,28 @@ def test_vault_references_in_site_vars_are_resolved(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "radius_secret: from-the-vault" in result.stdout
+
+
+def router_prefixes(host):
+    """A production host's router prefixes, templated on the controller with
+    the local connection: nothing is sent to production addresses."""
+    message = (
+        "msg=admin={{ router__admin_prefixes | join(',') }};"
+        "dc={{ router__datacentre_prefixes | default([]) | join(',') }}"
+    )
+    result = ansible(
+        "ansible", "-i", "inventories/production", host, "-c", "local",
+        "-m", "ansible.builtin.debug", "-a", message,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_production_routers_reach_the_data_centre_segments_of_the_registry():
+    listing = ansible("ansible-inventory", "-i", "inventories/production", "--host", "ptn-dc-hub1")
+    hub = json.loads(listing.stdout)
+    management = hub["patn_segments"]["management"]["network"]
+    services = hub["patn_segments"]["services"]["network"]
+    site = router_prefixes("sante-bzv-hq-rtr1")
+    assert f"admin={management};dc={services}" in site
+    assert f"admin={management};dc=" in router_prefixes("ptn-dc-hub1")
