@@ -2,6 +2,9 @@
 
 import importlib.machinery
 import importlib.util
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,3 +25,26 @@ def load_script(name):
 # The plugins are imported as the collection patn.infra, as Ansible does:
 # scripts/setup links the checkout into .venv/collections.
 sys.path.insert(0, str(TOP / ".venv" / "collections"))
+
+
+def run_module(name, args, tmp_path, stand_ins=None, env_extra=None):
+    """Run plugins/modules/<name>.py as Ansible runs it on a host, and return
+    its JSON result. stand_ins: command name -> fixture script, put first on
+    PATH so the module drives them instead of the real system commands."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for command, script in (stand_ins or {}).items():
+        if not (bin_dir / command).exists():
+            (bin_dir / command).symlink_to(script)
+    args_file = tmp_path / "args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
+    completed = subprocess.run(
+        [sys.executable, str(TOP / "plugins" / "modules" / f"{name}.py"), str(args_file)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", **(env_extra or {})),
+        timeout=60,
+        check=False,
+    )
+    assert completed.stdout, completed.stderr
+    return json.loads(completed.stdout)

@@ -9,17 +9,14 @@ was. The real rollback (a ruleset that cuts SSH, undone by the timer) is
 proven on a live router by molecule/router.
 """
 
-import json
 import os
 import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import TOP
+from conftest import TOP, run_module
 
 FIXTURES = TOP / "tests" / "fixtures" / "nft_apply"
-MODULE = TOP / "plugins" / "modules" / "nft_apply.py"
 CASES = sorted(p.name for p in (FIXTURES / "cases").iterdir())
 ERRORS = sorted(p.name for p in (FIXTURES / "errors").iterdir())
 
@@ -28,11 +25,7 @@ class FakeHost:
     def __init__(self, root, case_dir):
         self.root = root
         self.state = root / "state"
-        self.bin = root / "bin"
         self.state.mkdir()
-        self.bin.mkdir()
-        for name in ("nft", "systemctl", "systemd-run"):
-            (self.bin / name).symlink_to(FIXTURES / "fake_host.py")
         self.setup = (
             yaml.safe_load((case_dir / "setup.yml").read_text()) if (case_dir / "setup.yml").exists() else {}
         )
@@ -83,19 +76,10 @@ class FakeHost:
             "_ansible_check_mode": bool(self.setup.get("check_mode")),
             "_ansible_diff": True,
         }
-        args_file = self.root / "args.json"
-        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-        env = dict(os.environ, FAKE_HOST_STATE=str(self.state), PATH=f"{self.bin}:{os.environ['PATH']}")
-        completed = subprocess.run(
-            [sys.executable, str(MODULE), str(args_file)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        assert completed.stdout, completed.stderr
-        return json.loads(completed.stdout)
+        return run_module(
+            "nft_apply", args, self.root, env_extra={"FAKE_HOST_STATE": str(self.state)},
+            stand_ins={name: FIXTURES / "fake_host.py" for name in ("nft", "systemctl", "systemd-run")},
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -154,5 +138,5 @@ def test_rollback_timer_restores_the_ruleset_of_before(tmp_path):
     assert command[nft + 1 :] == ["-f", str(host.state_dir / "previous.nft")]
     assert "--on-active=60s" in command
     env = dict(os.environ, FAKE_HOST_STATE=str(host.state))
-    subprocess.run([str(host.bin / "nft"), *command[nft + 1 :]], check=True, env=env)
+    subprocess.run([str(host.root / "bin" / "nft"), *command[nft + 1 :]], check=True, env=env)
     assert host.live == before

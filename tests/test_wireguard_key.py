@@ -6,48 +6,29 @@ it was.
 """
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
-from conftest import TOP
+from conftest import TOP, run_module
 
 FIXTURES = TOP / "tests" / "fixtures" / "wireguard_key"
-MODULE = TOP / "plugins" / "modules" / "wireguard_key.py"
 ERRORS = sorted(p.name for p in (FIXTURES / "errors").iterdir())
 
 
-def run_module(tmp_path, path, check_mode=False, regenerate=False):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    if not (bin_dir / "wg").exists():
-        (bin_dir / "wg").symlink_to(FIXTURES / "fake_wg.py")
+def wireguard_key(tmp_path, path, check_mode=False, regenerate=False):
     args = {"path": str(path), "regenerate": regenerate, "_ansible_check_mode": check_mode}
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
-    completed = subprocess.run(
-        [sys.executable, str(MODULE), str(args_file)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}"),
-        timeout=60,
-        check=False,
-    )
-    assert completed.stdout, completed.stderr
-    return json.loads(completed.stdout)
+    return run_module("wireguard_key", args, tmp_path, stand_ins={"wg": FIXTURES / "fake_wg.py"})
 
 
 def test_a_missing_key_is_made_private_and_only_its_public_half_returned(tmp_path):
     path = tmp_path / "wireguard" / "private.key"
-    result = run_module(tmp_path, path)
+    result = wireguard_key(tmp_path, path)
     assert result["changed"] is True
     assert path.stat().st_mode & 0o777 == 0o600
     assert (path.parent.stat().st_mode & 0o777) == 0o700
     private = path.read_text().strip()
     assert private not in json.dumps(result)
-    second = run_module(tmp_path, path)
+    second = wireguard_key(tmp_path, path)
     assert second["changed"] is False
     assert second["public_key"] == result["public_key"]
 
@@ -55,7 +36,7 @@ def test_a_missing_key_is_made_private_and_only_its_public_half_returned(tmp_pat
 def test_an_existing_key_is_kept_and_its_public_key_returned(tmp_path):
     path = tmp_path / "private.key"
     shutil.copy(FIXTURES / "existing.key", path)
-    result = run_module(tmp_path, path)
+    result = wireguard_key(tmp_path, path)
     assert result["changed"] is False
     assert result["public_key"] == (FIXTURES / "existing.pub").read_text().strip()
     assert path.read_text() == (FIXTURES / "existing.key").read_text()
@@ -63,7 +44,7 @@ def test_an_existing_key_is_kept_and_its_public_key_returned(tmp_path):
 
 def test_check_mode_reports_a_new_key_without_making_it(tmp_path):
     path = tmp_path / "private.key"
-    result = run_module(tmp_path, path, check_mode=True)
+    result = wireguard_key(tmp_path, path, check_mode=True)
     assert result["changed"] is True
     assert result["public_key"] is None
     assert not path.exists()
@@ -72,7 +53,7 @@ def test_check_mode_reports_a_new_key_without_making_it(tmp_path):
 def test_regenerate_replaces_the_key(tmp_path):
     path = tmp_path / "private.key"
     shutil.copy(FIXTURES / "existing.key", path)
-    result = run_module(tmp_path, path, regenerate=True)
+    result = wireguard_key(tmp_path, path, regenerate=True)
     assert result["changed"] is True
     assert result["public_key"] != (FIXTURES / "existing.pub").read_text().strip()
     assert path.stat().st_mode & 0o777 == 0o600
@@ -83,7 +64,7 @@ def test_a_file_that_is_not_a_key_fails_untouched(case, tmp_path):
     path = tmp_path / "private.key"
     shutil.copy(FIXTURES / "errors" / case, path)
     before = path.read_bytes()
-    result = run_module(tmp_path, path)
+    result = wireguard_key(tmp_path, path)
     assert result.get("failed") is True
     assert "not a WireGuard private key" in result["msg"]
     assert path.read_bytes() == before

@@ -1,5 +1,7 @@
 """Live checks of the router role, from the clients of each segment.
 
+Each test names, as fixtures, the containers it runs commands in.
+
 Every check sends packets between the scenario's own containers, on
 internal networks (the WAN is a documentation prefix): nothing leaves the
 machine.
@@ -19,9 +21,35 @@ NOC = "172.18.8.140"
 UPSTREAM = "198.51.100.20"
 
 
-def only(host, name):
-    if host.backend.get_hostname() != name:
-        pytest.skip(f"runs on {name}")
+# The containers of the scenario, each checked from where it sits.
+@pytest.fixture(scope="module")
+def router():
+    return testinfra.get_host("podman://router")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    return testinfra.get_host("podman://hub")
+
+
+@pytest.fixture(scope="module")
+def noc():
+    return testinfra.get_host("podman://noc")
+
+
+@pytest.fixture(scope="module")
+def access_point():
+    return testinfra.get_host("podman://ap-client")
+
+
+@pytest.fixture(scope="module")
+def staff():
+    return testinfra.get_host("podman://staff-client")
+
+
+@pytest.fixture(scope="module")
+def guest():
+    return testinfra.get_host("podman://guest-client")
 
 
 def http_get(host, address, timeout=5):
@@ -56,62 +84,54 @@ def resolve(host, server, name):
 # --- From the staff client ------------------------------------------------------
 
 
-def test_staff_client_has_a_lease_from_kea(host):
-    only(host, "staff-client")
-    address = host.check_output("ip -4 -br addr show staff").split()[2]
+def test_staff_client_has_a_lease_from_kea(staff):
+    address = staff.check_output("ip -4 -br addr show staff").split()[2]
     ip, prefix = address.split("/")
     assert prefix == "24"
     assert ip.startswith("172.19.5.")
     assert 64 <= int(ip.split(".")[3]) <= 254
-    assert "default via 172.19.5.1" in host.check_output("ip route")
+    assert "default via 172.19.5.1" in staff.check_output("ip route")
 
 
-def test_staff_client_resolves_site_names_through_unbound(host):
-    only(host, "staff-client")
-    assert resolve(host, "172.19.5.1", f"dossiers-patients.{DOMAIN}") == SERVICE
+def test_staff_client_resolves_site_names_through_unbound(staff):
+    assert resolve(staff, "172.19.5.1", f"dossiers-patients.{DOMAIN}") == SERVICE
 
 
-def test_staff_client_resolves_an_access_point_by_its_reservation_name(host):
-    only(host, "staff-client")
-    assert resolve(host, "172.19.5.1", f"sante-bzv-hq-ap1.{DOMAIN}") == "172.19.4.10"
+def test_staff_client_resolves_an_access_point_by_its_reservation_name(staff):
+    assert resolve(staff, "172.19.5.1", f"sante-bzv-hq-ap1.{DOMAIN}") == "172.19.4.10"
 
 
-def test_access_point_gets_its_reserved_address(host):
-    only(host, "ap-client")
-    assert host.check_output("ip -4 -br addr show management").split()[2] == "172.19.4.10/25"
+def test_access_point_gets_its_reserved_address(access_point):
+    assert access_point.check_output("ip -4 -br addr show management").split()[2] == "172.19.4.10/25"
 
 
-def test_staff_reaches_the_eservice(host):
-    only(host, "staff-client")
-    result = http_get(host, SERVICE)
+def test_staff_reaches_the_eservice(staff):
+    result = http_get(staff, SERVICE)
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "service"
 
 
-def test_staff_reaches_a_datacentre_eservice_through_the_tunnel(host):
-    only(host, "staff-client")
-    result = http_get(host, DC_SERVICE)
+def test_staff_reaches_a_datacentre_eservice_through_the_tunnel(staff):
+    result = http_get(staff, DC_SERVICE)
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "dc-eservice"
-    route = host.check_output(f"ip route get {DC_SERVICE}")
+    route = staff.check_output(f"ip route get {DC_SERVICE}")
     assert "via 172.19.5.1" in route
 
 
-def test_staff_does_not_reach_the_router_management(host):
-    only(host, "staff-client")
-    assert tcp_connect(host, "172.19.4.1", 22).rc != 0
-    assert tcp_connect(host, "172.19.5.1", 22).rc != 0
+def test_staff_does_not_reach_the_router_management(staff):
+    assert tcp_connect(staff, "172.19.4.1", 22).rc != 0
+    assert tcp_connect(staff, "172.19.5.1", 22).rc != 0
 
 
 # --- From the guest client ------------------------------------------------------
 
 
-def test_guest_client_has_a_lease_and_reaches_the_upstream(host):
-    only(host, "guest-client")
-    address = host.check_output("ip -4 -br addr show guest").split()[2]
+def test_guest_client_has_a_lease_and_reaches_the_upstream(guest):
+    address = guest.check_output("ip -4 -br addr show guest").split()[2]
     assert address.startswith(("172.19.6.", "172.19.7."))
     assert address.endswith("/23")
-    result = http_get(host, UPSTREAM)
+    result = http_get(guest, UPSTREAM)
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "upstream"
 
@@ -121,75 +141,65 @@ def test_guest_client_has_a_lease_and_reaches_the_upstream(host):
     [(SERVICE, 80), (DC_SERVICE, 80), ("172.19.4.1", 22), (NOC, 22), ("172.19.5.1", 22)],
     ids=["eservice", "dc-eservice", "router-ssh", "noc", "router-staff-side"],
 )
-def test_guest_reaches_no_internal_address(host, address, port):
-    only(host, "guest-client")
-    assert tcp_connect(host, address, port).rc != 0
+def test_guest_reaches_no_internal_address(guest, address, port):
+    assert tcp_connect(guest, address, port).rc != 0
 
 
-def test_guest_reaches_no_staff_client(host):
-    only(host, "guest-client")
-    staff = testinfra.get_host("podman://staff-client")
+def test_guest_reaches_no_staff_client(guest, staff):
     address = staff.check_output("ip -4 -br addr show staff").split()[2].split("/")[0]
-    assert tcp_connect(host, address, 22).rc != 0
+    assert tcp_connect(guest, address, 22).rc != 0
     assert staff.run("timeout 5 bash -c '</dev/tcp/127.0.0.1/22'").rc == 0, "the staff client's sshd is down"
 
 
 # --- On the router --------------------------------------------------------------
 
 
-def test_a_ruleset_cutting_management_was_rolled_back(host):
-    only(host, "router")
+def test_a_ruleset_cutting_management_was_rolled_back(router):
     # The task failed (side_effect.yml kept its result with failed_when: false).
-    result = json.loads(host.file("/root/cut-result.json").content_string)
+    result = json.loads(router.file("/root/cut-result.json").content_string)
     assert result["applied"] is True
     assert result["confirmed"] is False
     assert result["rolled_back"] is True
     reverted = ("the previous ruleset came back", "rollback has already restored")
     assert any(words in result["msg"] for words in reverted)
-    live = host.check_output("nft list ruleset")
+    live = router.check_output("nft list ruleset")
     assert "@admin_prefixes tcp dport 22 accept" in live
     # The file loaded at boot is still the confirmed one.
-    assert "@admin_prefixes tcp dport 22 accept" in host.file("/etc/nftables.conf").content_string
+    assert "@admin_prefixes tcp dport 22 accept" in router.file("/etc/nftables.conf").content_string
 
 
-def test_administrators_reach_the_router_again(host):
-    only(host, "noc")
+def test_administrators_reach_the_router_again(noc):
     # From the administrators' station, through the tunnel, as the rollback check's SSH did.
-    assert tcp_connect(host, "172.19.4.1", 22).rc == 0
+    assert tcp_connect(noc, "172.19.4.1", 22).rc == 0
 
 
-def test_tunnel_shows_a_recent_handshake(host):
-    only(host, "router")
-    handshakes = host.check_output("wg show wg0 latest-handshakes").split()
+def test_tunnel_shows_a_recent_handshake(router):
+    handshakes = router.check_output("wg show wg0 latest-handshakes").split()
     assert len(handshakes) == 2, "the router should have exactly one peer: the hub"
-    age = int(host.check_output("date +%s")) - int(handshakes[1])
+    age = int(router.check_output("date +%s")) - int(handshakes[1])
     assert age < 180
 
 
-def test_private_keys_stay_private(host):
-    only(host, "router")
-    key = host.file("/etc/wireguard/private.key")
+def test_private_keys_stay_private(router):
+    key = router.file("/etc/wireguard/private.key")
     assert key.mode == 0o600
-    assert key.content_string.strip() not in host.file("/etc/wireguard/wg0.conf").content_string
+    assert key.content_string.strip() not in router.file("/etc/wireguard/wg0.conf").content_string
 
 
-def test_hub_has_one_peer_per_site_with_the_site_block(host):
-    only(host, "hub")
-    allowed = host.check_output("wg show wg0 allowed-ips")
+def test_hub_has_one_peer_per_site_with_the_site_block(hub):
+    allowed = hub.check_output("wg show wg0 allowed-ips")
     assert "172.31.0.193/32" in allowed
     assert "172.19.4.0/22" in allowed
 
 
-def test_drops_are_logged_at_a_limited_rate(host):
-    only(host, "router")
-    live = host.check_output("nft list chain inet patn forward")
+def test_drops_are_logged_at_a_limited_rate(router):
+    live = router.check_output("nft list chain inet patn forward")
     assert 'log prefix "patn-drop-forward: "' in live
     assert "limit rate" in live
 
 
-def test_dhcp_served_the_staff_client(host):
-    only(host, "router")
-    leases = host.file("/var/lib/kea/kea-leases4.csv").content_string
+def test_dhcp_served_the_staff_client(router):
+    leases = router.file("/var/lib/kea/kea-leases4.csv").content_string
     assert ",172.19.5." in leases or "\n172.19.5." in leases
 
 
@@ -200,10 +210,7 @@ def class_bytes(host, class_id):
     return int(block.split("Sent ")[1].split()[0])
 
 
-def test_qos_puts_each_kind_of_traffic_in_its_class():
-    router = testinfra.get_host("podman://router")
-    guest = testinfra.get_host("podman://guest-client")
-    staff = testinfra.get_host("podman://staff-client")
+def test_qos_puts_each_kind_of_traffic_in_its_class(router, guest, staff):
     before = {class_id: class_bytes(router, class_id) for class_id in (10, 20, 30)}
     assert http_get(guest, UPSTREAM).rc == 0
     assert http_get(staff, UPSTREAM).rc == 0

@@ -1,0 +1,42 @@
+"""playbooks/restore.yml refuses, before any connection, what is not one
+named and confirmed server (the restore itself is proven by molecule/backup).
+"""
+
+import os
+import subprocess
+
+import pytest
+from conftest import TOP
+
+ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
+
+
+def restore(*args):
+    return subprocess.run(
+        ["ansible-playbook", "-i", "inventories/lab", "playbooks/restore.yml", *args],
+        capture_output=True,
+        text=True,
+        cwd=TOP,
+        env=ENV,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "A restore targets one server: name it with --limit"),
+        (["--limit", "sante-bzv-hq-srv1"], "add -e backup__restore_confirm=sante-bzv-hq-srv1"),
+        (
+            ["--limit", "sante-bzv-hq-srv1", "-e", "backup__restore_confirm=sante-bzv-hq-rtr1"],
+            "add -e backup__restore_confirm=sante-bzv-hq-srv1",
+        ),
+    ],
+    ids=["no-limit", "no-confirmation", "wrong-host-confirmed"],
+)
+def test_restore_refuses_without_one_named_and_confirmed_server(args, message):
+    result = restore(*args)
+    assert result.returncode != 0
+    assert message in " ".join(result.stdout.split())
+    assert "unreachable=1" not in result.stdout
