@@ -41,6 +41,8 @@ from netaddr import AddrFormatError, IPNetwork
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SECRET_FIELD = re.compile(r"password|passphrase|secret|psk|private_key|token", re.IGNORECASE)
 VAULT_REFERENCE = re.compile(r"^\{\{\s*vault_[A-Za-z0-9_]+\s*\}\}$")
+# The device role whose placement a site's access_points give.
+ACCESS_POINT_ROLE = "access_point"
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,12 @@ def _site_segments(national: dict, site: dict) -> list[str]:
     return list(site.get("segments") or national["site_types"][site["type"]]["segments"])
 
 
+def _access_point_count(count: int) -> str:
+    if count == 0:
+        return "this site has no access point"
+    return f"this site has {count} access point{'s' if count > 1 else ''}"
+
+
 def _known(kind: str, name: str, known) -> str:
     return f"unknown {kind} '{name}' (known: {', '.join(known)})"
 
@@ -330,6 +338,7 @@ class _SiteChecker:
         for role in site.get("devices", {}):
             if role not in self.roles:
                 self.report(path, _known("device role", role, self.roles), label, f"devices.{role}")
+        self.access_points(path, label, site)
         segments = _site_segments(self.national, site)
         unknown = [s for s in segments if s not in self.plan.segments]
         if unknown:
@@ -351,6 +360,30 @@ class _SiteChecker:
             for name in segments
             if name not in site.get("prefixes", {})
         ]
+
+    def access_points(self, path: str, label: str, site: dict) -> None:
+        """Placement of access points the site has, each once, neighbours among them."""
+        count = _site_devices(self.national, site).get(ACCESS_POINT_ROLE, 0)
+        seen: dict[int, int] = {}
+        for index, entry in enumerate(site.get("access_points", [])):
+            where, number = f"access_points.{index}", entry["number"]
+            if number in seen:
+                message = f"access point {number} is listed twice (also access_points.{seen[number]})"
+                self.report(path, message, label, f"{where}.number")
+            elif number > count:
+                message = f"access point {number} does not exist: {_access_point_count(count)}"
+                self.report(path, message, label, f"{where}.number")
+            seen.setdefault(number, index)
+            for neighbour in entry.get("neighbours", []):
+                if neighbour == number:
+                    message = f"access point {number} cannot be its own neighbour"
+                    self.report(path, message, label, f"{where}.neighbours")
+                elif neighbour > count:
+                    message = (
+                        f"neighbour {neighbour} is not one of this site's access points: "
+                        f"{_access_point_count(count)}"
+                    )
+                    self.report(path, message, label, f"{where}.neighbours")
 
     def capacity(self, path: str, label: str, site: dict, segments: list[str]) -> None:
         """More devices than their segment holds."""
@@ -479,6 +512,11 @@ def _site_identity(ministry: str, site: dict) -> dict[str, Any]:
     return {**{name: site[name] for name in fields}, "ministry": ministry}
 
 
+def host_name(ministry: str, code: str, short_name: str, number: int) -> str:
+    """A device's inventory host name (a DNS name: no '_'): sante-chu-bzv-ap3."""
+    return f"{ministry.replace('_', '-')}-{code}-{short_name}{number}"
+
+
 def site_group_name(ministry: str, code: str) -> str:
     """The inventory group of a site: site_<ministry>_<code>."""
     return f"site_{ministry}_{slug(code)}"
@@ -513,6 +551,32 @@ def _segment_vars(segment) -> dict[str, Any]:
     }
 
 
+def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[str, Any]]:
+    """Every access point of a site with its placement; neighbours both ways, by host name."""
+    count = _site_devices(national, site).get(ACCESS_POINT_ROLE, 0)
+    if not count:
+        return []
+    short_name = national["device_roles"][ACCESS_POINT_ROLE]["short_name"]
+    names = {n: host_name(ministry, site["code"], short_name, n) for n in range(1, count + 1)}
+    placed = {entry["number"]: entry for entry in site.get("access_points", [])}
+    neighbours: dict[int, set[int]] = {n: set() for n in names}
+    for number, entry in placed.items():
+        for other in entry.get("neighbours", []):
+            if number in names and other in names and other != number:
+                neighbours[number].add(other)
+                neighbours[other].add(number)
+    return [
+        {
+            "host": names[n],
+            "number": n,
+            "floor": placed.get(n, {}).get("floor", 0),
+            "location": placed.get(n, {}).get("location", ""),
+            "neighbours": sorted(names[other] for other in neighbours[n]),
+        }
+        for n in sorted(names)
+    ]
+
+
 def build(registry: Registry, *, check: bool = True) -> Inventory:
     """Hosts, groups and variables of a registry. Validates first unless told not to."""
     if check:
@@ -532,7 +596,6 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
     for site_file in registry.site_files:
         key = site_file.data["ministry"]
         slot = ministries[key]["slot"]
-        host_prefix = key.replace("_", "-")  # host names are DNS names: no '_'
         for site in site_file.data["sites"]:
             if site["status"] == "decommissioned":
                 continue  # its block stays reserved: allocations derive from its id
@@ -558,12 +621,13 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
                 "patn_site": site_vars,
                 "patn_segments": segment_vars,
                 "patn_segment_binding": site.get("binding", "vlan"),
+                "patn_access_points": _access_point_vars(national, key, site),
             }
             for role, count in _site_devices(national, site).items():
                 spec = roles[role]
                 home = segments[spec["segment"]]
                 for number in range(1, count + 1):
-                    name = f"{host_prefix}-{site['code']}-{spec['short_name']}{number}"
+                    name = host_name(key, site["code"], spec["short_name"], number)
                     if spec["address"] == "gateway":
                         address = home.gateway
                     else:

@@ -34,6 +34,19 @@ _DEVICE_COUNTS = {
     "additionalProperties": _COUNT,
 }
 
+# Where a site's Wi-Fi access points are (for the channel plan): access point
+# <number> of the site, its floor (negative below ground), where on the floor,
+# and the access points it is known to interfere with.
+_ACCESS_POINT = _record(
+    ["number"],
+    {
+        "number": {"type": "integer", "minimum": 1},
+        "floor": {"type": "integer"},
+        "location": _TEXT,
+        "neighbours": {"type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": True},
+    },
+)
+
 NATIONAL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "national.yml: the plan, segments, device roles, site types, ministries",
@@ -127,6 +140,7 @@ SITES_SCHEMA = {
                         "prefixes": {"type": "object", "propertyNames": _NAME, "additionalProperties": _CIDR},
                         "binding": {"enum": ["vlan", "port"]},
                         "vars": {"type": "object"},
+                        "access_points": {"type": "array", "items": _ACCESS_POINT},
                         "notes": _TEXT,
                     },
                 ),
