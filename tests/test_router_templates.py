@@ -11,16 +11,17 @@ import os
 import subprocess
 
 import pytest
+import yaml
 from conftest import TOP
 
 FIXTURES = TOP / "tests" / "fixtures" / "router"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    out = tmp_path_factory.mktemp("router")
+def render(out, extra_vars=None):
+    """Render the role's files into out; extra_vars override site.yml."""
+    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
     result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(FIXTURES / "render.yml"), "-e", f"out={out}"],
+        ["ansible-playbook", "-i", "localhost,", str(FIXTURES / "render.yml"), "-e", f"out={out}", *extra],
         capture_output=True,
         text=True,
         cwd=TOP,
@@ -30,6 +31,25 @@ def rendered(tmp_path_factory):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
+
+
+def load_site():
+    return yaml.safe_load((FIXTURES / "site.yml").read_text())
+
+
+def input_chain(rules):
+    """The body of the ruleset's input chain."""
+    return rules.split("    chain input {\n", 1)[1].split("\n    }\n", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("router"))
+
+
+@pytest.fixture(scope="module")
+def rendered_radius(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("router-radius"), {"router__radius_server": True})
 
 
 def test_segments_are_vlans_of_the_trunk(rendered):
@@ -99,3 +119,36 @@ def test_qos_shares_the_wan_rate(rendered):
     assert "htb rate 10000kbit ceil 10000kbit" in qos
     assert "classid 1:30 htb rate 1500kbit ceil 5000kbit prio 2" in qos
     assert "fq_codel" in qos
+
+
+def test_radius_closed_by_default(rendered):
+    rules = (rendered / "nftables.conf").read_text()
+    assert "1812" not in rules
+    assert "1813" not in rules
+    assert "RADIUS" not in rules
+
+
+def test_radius_from_the_access_points_only(rendered_radius):
+    rules = (rendered_radius / "nftables.conf").read_text()
+    # The access points live on the management segment (VLAN 10): RADIUS to
+    # the router itself (input), from that interface only, nowhere else.
+    radius = [line.strip() for line in rules.splitlines() if "1812" in line or "1813" in line]
+    assert radius == ['iifname "enp2s0.10" udp dport { 1812, 1813 } accept']
+    chain = input_chain(rules)
+    assert "# management: RADIUS from the access points (roles/radius)" in chain
+    assert radius[0] in chain
+    # Before the logged drop that ends the chain.
+    assert chain.index(radius[0]) < chain.index("patn-drop-input")
+
+
+def test_radius_without_a_management_segment_renders_nothing(tmp_path):
+    segments = load_site()["patn_segments"]
+    del segments["management"]
+    out = render(
+        tmp_path,
+        {"router__radius_server": True, "patn_segments": segments, "router__dhcp_reservations": []},
+    )
+    rules = (out / "nftables.conf").read_text()
+    assert "enp2s0.30" in input_chain(rules)
+    assert "1812" not in rules
+    assert "RADIUS" not in rules
