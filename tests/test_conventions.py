@@ -61,16 +61,29 @@ def test_role_readme_documents_every_default(role):
     assert not missing, f"roles/{role}/README.md does not document: {missing}"
 
 
+def scenarios_of(role):
+    """The Molecule scenarios that prove a role: molecule/<role>, and any whose converge uses it."""
+    found = []
+    for scenario in sorted((TOP / "molecule").iterdir()):
+        converge = scenario / "converge.yml"
+        uses = converge.is_file() and f"patn.infra.{role}\n" in converge.read_text()
+        if scenario.name == role or uses:
+            found.append(scenario)
+    return found
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_role_has_a_molecule_scenario_with_idempotence(role):
-    scenario = TOP / "molecule" / role / "molecule.yml"
-    assert scenario.is_file(), f"molecule/{role}/molecule.yml is missing"
-    sequence = load(scenario).get("scenario", {}).get("test_sequence")
-    # Molecule's default sequence includes idempotence; an explicit one must too.
-    assert sequence is None or "idempotence" in sequence
-    assert list((TOP / "molecule" / role / "tests").glob("test_*.py")), (
-        f"molecule/{role} has no testinfra tests"
-    )
+    # A role may share the scenario of the role it works with (radius with
+    # access_point: one cannot be proven without the other).
+    scenarios = [s for s in scenarios_of(role) if (s / "molecule.yml").is_file()]
+    assert scenarios, f"no Molecule scenario converges roles/{role} (molecule/{role} or another converge.yml)"
+    for scenario in scenarios:
+        sequence = load(scenario / "molecule.yml").get("scenario", {}).get("test_sequence")
+        # Molecule's default sequence includes idempotence; an explicit one must too.
+        assert sequence is None or "idempotence" in sequence, f"{scenario.name}: no idempotence"
+        tests = list((scenario / "tests").glob("test_*.py"))
+        assert tests, f"molecule/{scenario.name} has no testinfra tests"
 
 
 @pytest.mark.parametrize(("kind", "path"), PLUGINS, ids=[f"{k}/{p.stem}" for k, p in PLUGINS])
