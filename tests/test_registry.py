@@ -94,6 +94,17 @@ def test_decommissioned_site_has_no_hosts_but_keeps_its_block(tmp_path):
         registry.build(registry.load(directory))
 
 
+def test_access_points_carry_their_mac_and_their_host_address(tmp_path):
+    built = registry.build(registry.load(registry_for(CASES / "golden" / "access_points", tmp_path)))
+    access_points = built.group_vars["site_justice_bzv_hq"]["patn_access_points"]
+    for access_point in access_points:
+        host = built.hosts[access_point["host"]]
+        assert access_point["address"] == host["patn_management_address"]
+    macs = {access_point["number"]: access_point["mac"] for access_point in access_points}
+    # Lower case whatever the registry's case; null where the registry gives none.
+    assert macs == {1: "02:ab:00:00:01:0a", 2: None, 3: "02:ab:00:00:01:0c", 4: "02:ab:00:00:01:0d", 5: None}
+
+
 @pytest.mark.parametrize("name", ["production", "lab"])
 def test_project_registries_are_valid(name):
     directory = TOP / "inventories" / name / "registry"

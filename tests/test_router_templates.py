@@ -97,18 +97,138 @@ def test_kea_serves_each_segment_with_its_reservations(rendered):
     subnets = {subnet["subnet"]: subnet for subnet in dhcp["subnet4"]}
     management = subnets["10.64.84.0/25"]
     assert management["pools"] == [{"pool": "10.64.84.100 - 10.64.84.126"}]
+    # The access points with a MAC (from the registry), then the manual one.
     assert management["reservations"] == [
-        {"hw-address": "02:00:00:00:00:01", "ip-address": "10.64.84.10", "hostname": "justice-tgi-pnr-ap1"}
+        {"hw-address": "02:00:00:00:00:01", "ip-address": "10.64.84.10", "hostname": "justice-tgi-pnr-ap1"},
+        {"hw-address": "02:00:00:00:00:02", "ip-address": "10.64.84.11", "hostname": "justice-tgi-pnr-ap2"},
+        {"hw-address": "02:00:00:00:01:01", "ip-address": "10.64.84.20", "hostname": "justice-tgi-pnr-sw1"},
     ]
+    assert subnets["10.64.85.0/24"]["reservations"] == []
     routers = {option["name"]: option["data"] for option in subnets["10.64.85.0/24"]["option-data"]}
     assert routers["routers"] == "10.64.85.1"
     assert routers["domain-name-servers"] == "10.64.85.1"
 
 
+def kea_reservations(out):
+    """Every reservation of the rendered Kea configuration, by subnet."""
+    text = "\n".join(
+        line for line in (out / "kea-dhcp4.conf").read_text().splitlines() if not line.startswith("//")
+    )
+    return {subnet["subnet"]: subnet["reservations"] for subnet in json.loads(text)["Dhcp4"]["subnet4"]}
+
+
+def test_each_access_point_with_a_mac_has_its_reservation(rendered):
+    management = kea_reservations(rendered)["10.64.84.0/25"]
+    by_mac = {reservation["hw-address"]: reservation for reservation in management}
+    access_points = load_site()["patn_access_points"]
+    with_mac = [access_point for access_point in access_points if access_point["mac"]]
+    assert len(with_mac) == 2
+    for access_point in with_mac:
+        assert by_mac[access_point["mac"]] == {
+            "hw-address": access_point["mac"],
+            "ip-address": access_point["address"],
+            "hostname": access_point["host"],
+        }
+    # No MAC yet: no reservation (it takes a lease from the pool meanwhile).
+    assert "justice-tgi-pnr-ap3" not in {reservation["hostname"] for reservation in management}
+    assert "10.64.84.12" not in {reservation["ip-address"] for reservation in management}
+    # The manual reservation is kept.
+    assert by_mac["02:00:00:00:01:01"]["ip-address"] == "10.64.84.20"
+
+
+def test_router_access_points_can_be_given_instead_of_the_registry(tmp_path):
+    out = render(
+        tmp_path,
+        {
+            "router__access_points": [
+                {"host": "justice-tgi-pnr-ap9", "mac": "02:00:00:00:00:AB", "address": "10.64.84.18"}
+            ],
+            "router__dhcp_reservations": [],
+        },
+    )
+    assert kea_reservations(out)["10.64.84.0/25"] == [
+        {"hw-address": "02:00:00:00:00:ab", "ip-address": "10.64.84.18", "hostname": "justice-tgi-pnr-ap9"}
+    ]
+
+
+def check_reservations(tmp_path, extra_vars):
+    """Run the role's DHCP reservation assert (from tasks/main.yml) alone, on the site of site.yml."""
+    tasks = yaml.safe_load((TOP / "roles" / "router" / "tasks" / "main.yml").read_text())
+    (task,) = [task for task in tasks if task["name"].startswith("Check the DHCP reservations")]
+    playbook = tmp_path / "check.yml"
+    role = TOP / "roles" / "router"
+    play = {
+        "name": "Check the reservations",
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars_files": [
+            str(role / "defaults" / "main.yml"),
+            str(role / "vars" / "main.yml"),
+            str(FIXTURES / "site.yml"),
+        ],
+        "tasks": [task],
+    }
+    playbook.write_text(yaml.safe_dump([play]))
+    return subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps(extra_vars)],
+        capture_output=True,
+        text=True,
+        cwd=TOP,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory"),
+        timeout=120,
+        check=False,
+    )
+
+
+def test_reservations_of_the_site_pass_the_check(tmp_path):
+    result = check_reservations(tmp_path, {})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("manual", "duplicate"),
+    [
+        (
+            {
+                "segment": "management",
+                "name": "justice-tgi-pnr-sw1",
+                "mac": "02:00:00:00:01:01",
+                "address": "10.64.84.11",
+            },
+            "10.64.84.11 (access point justice-tgi-pnr-ap2"
+            " and router__dhcp_reservations entry justice-tgi-pnr-sw1)",
+        ),
+        (
+            {
+                "segment": "management",
+                "name": "justice-tgi-pnr-ap1",
+                "mac": "02:00:00:00:00:01",
+                "address": "10.64.84.30",
+            },
+            "02:00:00:00:00:01 (access point justice-tgi-pnr-ap1"
+            " and router__dhcp_reservations entry justice-tgi-pnr-ap1)",
+        ),
+    ],
+    ids=["address", "mac"],
+)
+def test_a_manual_reservation_may_not_take_an_access_point_s(tmp_path, manual, duplicate):
+    # The same MAC in upper case is the same MAC.
+    manual = {**manual, "mac": manual["mac"].upper()}
+    result = check_reservations(tmp_path, {"router__dhcp_reservations": [manual]})
+    assert result.returncode != 0
+    said = " ".join(result.stdout.split())  # the callback may wrap the message
+    assert "two fixed leases share an address or a MAC" in said
+    assert duplicate in said
+
+
 def test_unbound_publishes_the_site_and_forwards_government_zones(rendered):
     unbound = (rendered / "unbound.conf").read_text()
     assert 'local-zone: "tgi-pnr.justice.patn.cg." static' in unbound
+    # The access points with a reservation and the manual reservations.
     assert 'local-data: "justice-tgi-pnr-ap1.tgi-pnr.justice.patn.cg. IN A 10.64.84.10"' in unbound
+    assert 'local-data: "justice-tgi-pnr-ap2.tgi-pnr.justice.patn.cg. IN A 10.64.84.11"' in unbound
+    assert 'local-data: "justice-tgi-pnr-sw1.tgi-pnr.justice.patn.cg. IN A 10.64.84.20"' in unbound
     assert 'name: "gouv.cg."' in unbound
     assert "forward-addr: 10.32.0.140" in unbound
     assert "access-control: 10.64.86.0/23 allow" in unbound

@@ -12,8 +12,10 @@ description:
     validates it (JSON Schema, then duplicate ids or codes, unknown
     department, site type or segment, overlapping manual prefixes, more devices
     than a segment holds, secrets written inline, access point placement naming
-    an access point twice, one the site does not have, or itself as a neighbour) and produces one host per
-    device with every address it needs, computed from the national address plan.
+    an access point twice, one the site does not have, or itself as a neighbour,
+    an access point MAC address that is malformed, not unicast, or another access point's)
+    and produces one host per device with every address it needs, computed from the
+    national address plan.
   - An invalid registry loads nothing; the error names the file, the site and the field.
   - "Host names (DNS-safe): C(<ministry key with - for _>-<site code>-<role short name><n>),
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
@@ -23,8 +25,9 @@ description:
   - "Site group variables, set once per site: C(patn_site) (id, code, name, type, department,
     town, status, block, tunnel and loopback addresses), C(patn_segments) (per segment: vlan,
     zone, network, gateway, DHCP pool), C(patn_segment_binding), C(patn_access_points) (every
-    access point of the site, by number: host, number, floor, location, and neighbours as host
-    names, both ways; empty without access points)."
+    access point of the site, by number: host, number, floor, location, neighbours as host
+    names, both ways, mac (lower case, null when the registry gives none) and address, its
+    host's C(patn_management_address); empty without access points)."
   - "Host variables: C(patn_device_role), C(patn_device_number), C(patn_management_address),
     C(patn_home_segment), plus the site's own C(vars) (host level, so they win over group_vars files)."
   - Supports Ansible's constructed options (compose, groups, keyed_groups) and inventory caching.

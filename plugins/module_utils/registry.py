@@ -295,6 +295,7 @@ class _SiteChecker:
         self.blocks: dict[tuple[int, int], str] = {}  # (ministry slot, site id) -> "ministry/label"
         self.own_segments: dict[tuple[int, int], list[tuple[str, IPNetwork]]] = {}
         self.overrides: list[_Override] = []
+        self.macs: dict[str, tuple[str, str, str]] = {}  # MAC -> (site, file, access point)
 
     def report(self, path, message, site=None, field_name=None):
         self.problems.append(Problem(path, message, site, field_name))
@@ -374,6 +375,8 @@ class _SiteChecker:
                 message = f"access point {number} does not exist: {_access_point_count(count)}"
                 self.report(path, message, label, f"{where}.number")
             seen.setdefault(number, index)
+            if "mac" in entry:
+                self.access_point_mac(path, label, where, number, entry["mac"].lower())
             for neighbour in entry.get("neighbours", []):
                 if neighbour == number:
                     message = f"access point {number} cannot be its own neighbour"
@@ -384,6 +387,15 @@ class _SiteChecker:
                         f"{_access_point_count(count)}"
                     )
                     self.report(path, message, label, f"{where}.neighbours")
+
+    def access_point_mac(self, path: str, label: str, where: str, number: int, mac: str) -> None:
+        """One access point per MAC address in the whole registry (one DHCP reservation each)."""
+        here = (label, path, f"access point {number} ({where})")
+        other = self.macs.setdefault(mac, here)
+        if other is here:
+            return
+        owner = other[2] if other[:2] == here[:2] else f"{other[2]} of site {other[0]} ({other[1]})"
+        self.report(path, f"MAC address {mac} is also the MAC of {owner}", label, f"{where}.mac")
 
     def capacity(self, path: str, label: str, site: dict, segments: list[str]) -> None:
         """More devices than their segment holds."""
@@ -552,7 +564,10 @@ def _segment_vars(segment) -> dict[str, Any]:
 
 
 def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[str, Any]]:
-    """Every access point of a site with its placement; neighbours both ways, by host name."""
+    """Every access point of a site with its placement and MAC; neighbours both ways, by host name.
+
+    Its management address is added by build(), from the access point's host.
+    """
     count = _site_devices(national, site).get(ACCESS_POINT_ROLE, 0)
     if not count:
         return []
@@ -572,6 +587,7 @@ def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[s
             "floor": placed.get(n, {}).get("floor", 0),
             "location": placed.get(n, {}).get("location", ""),
             "neighbours": sorted(names[other] for other in neighbours[n]),
+            "mac": placed[n]["mac"].lower() if "mac" in placed.get(n, {}) else None,
         }
         for n in sorted(names)
     ]
@@ -651,6 +667,9 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
                         f"status_{site['status']}",
                     ):
                         inventory.add(group, name)
+            for access_point in inventory.group_vars[site_group]["patn_access_points"]:
+                # What the site router reserves for it: its host's management address.
+                access_point["address"] = inventory.hosts[access_point["host"]]["patn_management_address"]
     inventory.children["ministries"] = sorted(f"ministry_{key}" for key in ministries)
     return inventory
 

@@ -16,6 +16,9 @@ _CIDR = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}
 _TEXT = {"type": "string", "minLength": 1}
 _COUNT = {"type": "integer", "minimum": 0}
 _SEGMENT_LIST = {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1}
+# A unicast MAC address written aa:bb:cc:dd:ee:ff (either case): the low bit of
+# the first octet (group) is 0, so its second hex digit is even.
+_MAC = {"type": "string", "pattern": "^[0-9A-Fa-f][02468ACEace](:[0-9A-Fa-f]{2}){5}$"}
 
 
 def _record(required: list[str], properties: dict) -> dict:
@@ -36,7 +39,8 @@ _DEVICE_COUNTS = {
 
 # Where a site's Wi-Fi access points are (for the channel plan): access point
 # <number> of the site, its floor (negative below ground), where on the floor,
-# and the access points it is known to interfere with.
+# the access points it is known to interfere with, and its MAC address (the
+# site router's DHCP reservation of its management address).
 _ACCESS_POINT = _record(
     ["number"],
     {
@@ -44,6 +48,7 @@ _ACCESS_POINT = _record(
         "floor": {"type": "integer"},
         "location": _TEXT,
         "neighbours": {"type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": True},
+        "mac": _MAC,
     },
 )
 
