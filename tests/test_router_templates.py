@@ -17,11 +17,10 @@ from conftest import TOP
 FIXTURES = TOP / "tests" / "fixtures" / "router"
 
 
-def render(out, extra_vars=None):
-    """Render the role's files into out; extra_vars override site.yml."""
-    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
-    result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(FIXTURES / "render.yml"), "-e", f"out={out}", *extra],
+def run_playbook(playbook, *arguments):
+    """ansible-playbook on localhost only (nothing else is ever contacted)."""
+    return subprocess.run(
+        ["ansible-playbook", "-i", "localhost,", str(playbook), *arguments],
         capture_output=True,
         text=True,
         cwd=TOP,
@@ -29,6 +28,12 @@ def render(out, extra_vars=None):
         timeout=120,
         check=False,
     )
+
+
+def render(out, extra_vars=None):
+    """Render the role's files into out; extra_vars override site.yml."""
+    extra = ["-e", json.dumps(extra_vars)] if extra_vars else []
+    result = run_playbook(FIXTURES / "render.yml", "-e", f"out={out}", *extra)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 
@@ -170,15 +175,7 @@ def check_reservations(tmp_path, extra_vars):
         "tasks": [task],
     }
     playbook.write_text(yaml.safe_dump([play]))
-    return subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps(extra_vars)],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory"),
-        timeout=120,
-        check=False,
-    )
+    return run_playbook(playbook, "-e", json.dumps(extra_vars))
 
 
 def test_reservations_of_the_site_pass_the_check(tmp_path):
