@@ -1,0 +1,395 @@
+# Copyright: PATN infrastructure team
+# Apache License 2.0
+"""Callback patn.infra.audit: the audit trail of playbook runs, one JSON line per change."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: audit
+type: aggregate
+short_description: Audit trail of playbook runs, one JSON line per change, failure or run
+description:
+  - Appends one JSON line per changed task result, and one per failed or unreachable
+    result, to C(<log_dir>/<YYYY-MM-DD>.jsonl) (the UTC date), for an auditor to read
+    (C(scripts/audit-summary) summarises the files per ministry).
+  - "Every line carries C(event) (C(run_start), C(task) or C(run_end)), C(run_id) (one UUID per
+    C(ansible-playbook) invocation), C(time) (UTC, ISO 8601), C(operator) (C(PATN_OPERATOR), else
+    the login user), C(playbook) (relative to the top of its git repository), C(git_commit)
+    (C(git rev-parse HEAD) in the playbook's folder, null outside git), C(dirty) (true when
+    C(git status --porcelain) lists anything) and C(check_mode)."
+  - "Task lines add C(host), C(ministry) and C(site) (the host's C(patn_ministry) and
+    C(patn_site.code), null when undefined), C(task), C(action), C(status) (C(changed),
+    C(failed) or C(unreachable)), C(ignored) for failures under C(ignore_errors), C(msg) for
+    failures, and C(diff): the result's diff (null when the run computes none; the project's
+    ansible.cfg sets C([diff] always = true) so every run does); a loop's items' diffs as a list."
+  - "C(run_end) adds C(hosts): per host, C(ok), C(changed), C(failed), C(unreachable),
+    C(skipped), C(rescued), C(ignored), C(ministry) and C(site)."
+  - "Secrets are redacted before anything is written: any key matching
+    C(password|passphrase|secret|psk|private_key|privatekey|preshared_key|presharedkey|token)
+    (any case) anywhere in the diff has its value replaced by C(********); in the diff's text,
+    so is the value of any line C(key=value), C(key = value), C(key: value) or
+    C(key := value) (as in FreeRADIUS' C(Cleartext-Password := \"...\")) whose key matches,
+    YAML block scalars under such a key, private keys in PEM form, and the whole content of
+    files named C(*.key) or C(*.pem), or whose name matches. A failure's message is redacted
+    the same way."
+  - A result hidden with C(no_log) is recorded with C(diff) set to C((no_log)) and nothing else of it.
+  - Lines are appended under an exclusive lock (C(fcntl.flock)), so runs in parallel never
+    interleave. The log never breaks a playbook; when it cannot be written, one warning says so.
+requirements:
+  - enabled in ansible.cfg C(callbacks_enabled) (or C(ANSIBLE_CALLBACKS_ENABLED))
+  - git on the controller, for C(git_commit) and C(dirty)
+options:
+  log_dir:
+    description:
+      - Folder of the audit log, one C(<YYYY-MM-DD>.jsonl) file per UTC day. Created when missing.
+    type: path
+    default: ~/.local/state/patn/audit
+    env:
+      - name: PATN_AUDIT_DIR
+    ini:
+      - section: callback_audit
+        key: log_dir
+"""
+
+EXAMPLES = r"""
+# ansible.cfg: record every run from this checkout.
+#   [defaults]
+#   callbacks_enabled = ansible.posix.profile_tasks, patn.infra.audit
+#   [callback_audit]
+#   log_dir = /var/log/patn/audit
+
+# One run, recorded in a chosen folder under the operator's name:
+#   PATN_OPERATOR=jmalonga PATN_AUDIT_DIR=/srv/audit \
+#     ansible-playbook -i inventories/production playbooks/routers.yml --limit site_sante_bzv_hq --diff
+
+# A line of the log (one per line in the file; wrapped here):
+#   {"event": "task", "run_id": "0b6f...", "time": "2025-05-02T08:14:03Z", "operator": "jmalonga",
+#    "playbook": "playbooks/routers.yml", "git_commit": "7144e62...", "dirty": false,
+#    "check_mode": false, "host": "sante-bzv-hq-rtr1", "ministry": "sante", "site": "bzv-hq",
+#    "task": "patn.infra.router : Write the WireGuard configuration", "action": "ansible.builtin.template",
+#    "status": "changed", "diff": {"before": "PrivateKey = ********\n...", "after": "..."}}
+
+# What changed per ministry since the first of the month:
+#   scripts/audit-summary --since 2025-05-01
+"""
+
+import fcntl
+import getpass
+import json
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+MASK = "********"
+# Keys whose values are secrets, in a result's structure or in a configuration line.
+SECRET = re.compile(r"password|passphrase|secret|psk|private_?key|preshared_?key|token", re.IGNORECASE)
+# `key=value`, `key = value`, `key: value`, `"key": "value"`, `key := "value"`: the first
+# such assignment of a line whose key holds a secret word; the rest of the line is its value.
+ASSIGNMENT = re.compile(
+    r"""(?P<key>[\w.\-]*(?:password|passphrase|secret|psk|private_?key|preshared_?key|token)[\w.\-]*)"""
+    r"""["']?[ \t]*(?::=|=|:(?=\s|$|["']))[ \t]*""",
+    re.IGNORECASE,
+)
+# YAML block scalar indicators: the secret is on the more indented lines below.
+BLOCK_SCALAR = re.compile(r"^[|>][+-]?\d*$")
+PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+PEM_END = re.compile(r"-----END [A-Z ]*PRIVATE KEY-----")
+# A file holding nothing but a key: its whole content is a secret.
+SECRET_FILE = re.compile(r"\.(key|pem)$", re.IGNORECASE)
+TEXT_KEYS = ("before", "after", "prepared")
+
+
+def redact_text(text: str) -> str:
+    """The text with the value of every secret-looking assignment replaced by MASK."""
+    lines = []
+    block_indent = None  # inside a YAML block scalar under a secret key, deeper than this
+    in_pem = False
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        end = line[len(body) :]
+        indent = len(body) - len(body.lstrip())
+        if in_pem:
+            in_pem = not PEM_END.search(body)
+            lines.append(line if not in_pem else MASK + end)
+            continue
+        if block_indent is not None:
+            if not body.strip() or indent > block_indent:
+                lines.append((body[:indent] + MASK if body.strip() else body) + end)
+                continue
+            block_indent = None
+        begin = PEM_BEGIN.search(body)
+        if begin:
+            # The key's lines are hidden up to its END line (which stays).
+            finish = PEM_END.search(body, begin.end())
+            in_pem = finish is None
+            lines.append(body[: begin.end()] + (MASK + body[finish.start() :] if finish else "") + end)
+            continue
+        match = ASSIGNMENT.search(body)
+        if match:
+            value = body[match.end() :].rstrip()
+            if BLOCK_SCALAR.match(value):
+                block_indent = indent
+            elif value:
+                quote = value[0] if value[0] in "\"'" else ""
+                body = body[: match.end()] + quote + MASK + quote
+        lines.append(body + end)
+    return "".join(lines)
+
+
+def redact(data, whole=False):
+    """A copy of a result's structure with every secret replaced by MASK.
+
+    whole: the strings are the content of a secret file, hidden entirely.
+    """
+    if isinstance(data, Mapping):
+        headers = [str(data.get(key) or "") for key in ("before_header", "after_header", "dest", "path")]
+        names = [os.path.basename(header) for header in headers if header]
+        whole = whole or any(SECRET_FILE.search(name) or SECRET.search(name) for name in names)
+        copy = {}
+        for key, value in data.items():
+            hidden = whole and key in TEXT_KEYS and isinstance(value, str)
+            if hidden or SECRET.search(str(key)):
+                copy[key] = MASK
+            else:
+                copy[key] = redact(value, whole)
+        return copy
+    if isinstance(data, list | tuple):
+        return [redact(value, whole) for value in data]
+    if isinstance(data, str):
+        return redact_text(data)
+    return data
+
+
+def _git(folder: str, *args: str) -> str | None:
+    """Output of one git command in folder, None when it fails (outside git, no git)."""
+    try:
+        completed = subprocess.run(
+            ["git", "-C", folder, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            # Read only: never take the index lock another git command may hold.
+            env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout if completed.returncode == 0 else None
+
+
+def repository_state(playbook: str) -> dict:
+    """Commit, dirtiness and the playbook's path in the repository it lives in."""
+    folder = os.path.dirname(os.path.abspath(playbook))
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return {"playbook": os.path.abspath(playbook), "git_commit": None, "dirty": None}
+    top = (_git(folder, "rev-parse", "--show-toplevel") or "").strip()
+    status = _git(folder, "status", "--porcelain")
+    path = os.path.relpath(os.path.realpath(playbook), os.path.realpath(top)) if top else playbook
+    return {
+        "playbook": path,
+        "git_commit": commit.strip(),
+        "dirty": bool(status.strip()) if status is not None else None,
+    }
+
+
+def operator() -> str | None:
+    """Who runs the playbook: PATN_OPERATOR, else the login user."""
+    if os.environ.get("PATN_OPERATOR"):
+        return os.environ["PATN_OPERATOR"]
+    try:
+        return os.getlogin()
+    except OSError:
+        pass
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "patn.infra.audit"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self._run = {
+            "run_id": str(uuid.uuid4()),
+            "operator": operator(),
+            "playbook": None,
+            "git_commit": None,
+            "dirty": None,
+            "check_mode": bool(context.CLIARGS.get("check", False)),
+        }
+        self._variables = None  # the variable manager and loader, known once a play starts
+        self._loader = None
+        self._places = {}  # host name -> (ministry, site)
+        self._warned = False
+
+    # Writing. -----------------------------------------------------------------
+
+    def _write(self, event: str, **fields) -> None:
+        moment = now()
+        record = {
+            "event": event,
+            "run_id": self._run["run_id"],
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        record.update((key, value) for key, value in self._run.items() if key != "run_id")
+        record.update(fields)
+        path = None
+        try:
+            line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+            folder = Path(self.get_option("log_dir")).expanduser()
+            folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+            path = folder / f"{moment:%Y-%m-%d}.jsonl"
+            descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+                data = line.encode()
+                while data:
+                    data = data[os.write(descriptor, data) :]
+            finally:
+                os.close(descriptor)  # releases the lock
+        except Exception as error:  # the log must never break a playbook
+            if not self._warned:
+                self._warned = True
+                where = path or self.get_option("log_dir")
+                self._display.warning(f"patn.infra.audit: cannot write the audit log {where}: {error}")
+
+    def _safely(self, handler, *args) -> None:
+        """Run one event handler; a fault in it is reported once, never raised."""
+        try:
+            handler(*args)
+        except Exception as error:  # the log must never break a playbook
+            if not self._warned:
+                self._warned = True
+                self._display.warning(f"patn.infra.audit: cannot record this run: {error}")
+
+    # What a host is. ----------------------------------------------------------
+
+    def _place(self, host) -> tuple[str | None, str | None]:
+        """The host's ministry and site code, from its variables (None when undefined)."""
+        name = host.get_name()
+        if name in self._places:
+            return self._places[name]
+        ministry = site = None
+        if self._variables is not None:
+            try:
+                variables = self._variables.get_vars(host=host, include_hostvars=False)
+                ministry = self._plain(variables.get("patn_ministry"), variables)
+                place = self._plain(variables.get("patn_site"), variables)
+                if isinstance(place, Mapping):
+                    site = self._plain(place.get("code"), variables)
+            except Exception:  # an unknown place is recorded as null
+                ministry = site = None
+        place = (str(ministry) if ministry is not None else None, str(site) if site is not None else None)
+        self._places[name] = place
+        return place
+
+    def _plain(self, value, variables):
+        """The value, templated when it is a template."""
+        if isinstance(value, str) and "{{" in value:
+            from ansible.template import Templar  # noqa: PLC0415 - only for templated values
+
+            return Templar(loader=self._loader, variables=variables).template(value)
+        return value
+
+    # Events. ------------------------------------------------------------------
+
+    def v2_playbook_on_start(self, playbook):
+        self._safely(self._on_start, playbook)
+
+    def _on_start(self, playbook):
+        self._run.update(repository_state(playbook._file_name))
+        self._write("run_start", limit=context.CLIARGS.get("subset"))
+
+    def v2_playbook_on_play_start(self, play):
+        self._variables = play.get_variable_manager()
+        self._loader = play.get_loader()
+
+    def v2_runner_on_ok(self, result):
+        if result.is_changed():
+            self._safely(self._on_result, result, "changed", False)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._safely(self._on_result, result, "failed", ignore_errors)
+
+    def v2_runner_on_unreachable(self, result):
+        self._safely(self._on_result, result, "unreachable", False)
+
+    def _on_result(self, result, status, ignored):
+        data = result.result
+        task = result.task
+        ministry, site = self._place(result.host)
+        check_mode = task.check_mode if isinstance(task.check_mode, bool) else None
+        fields = {
+            "host": result.host.get_name(),
+            "ministry": ministry,
+            "site": site,
+            "task": result.task_name,
+            "action": task.action,
+            "status": status,
+        }
+        if check_mode is not None and check_mode != self._run["check_mode"]:
+            fields["check_mode"] = check_mode
+        if ignored:
+            fields["ignored"] = True
+        if data.get("_ansible_no_log") or (isinstance(task.no_log, bool) and task.no_log):
+            fields["diff"] = "(no_log)"
+        else:
+            fields["diff"] = redact(self._diff_of(data))
+            if status != "changed" and data.get("msg"):
+                fields["msg"] = redact(str(data["msg"]))
+        self._write("task", **fields)
+
+    @staticmethod
+    def _diff_of(data):
+        """The result's diff; for a loop, the diffs of its changed items."""
+        if data.get("diff"):
+            return data["diff"]
+        diffs = []
+        for item in data.get("results") or []:
+            if isinstance(item, Mapping) and item.get("changed") and item.get("diff"):
+                if item.get("_ansible_no_log"):
+                    diffs.append("(no_log)")
+                elif isinstance(item["diff"], list):
+                    diffs.extend(item["diff"])
+                else:
+                    diffs.append(item["diff"])
+        return diffs or None
+
+    def v2_playbook_on_stats(self, stats):
+        self._safely(self._on_stats, stats)
+
+    def _on_stats(self, stats):
+        hosts = {}
+        for name in sorted(stats.processed):
+            summary = stats.summarize(name)
+            host = self._variables._inventory.get_host(name) if self._variables is not None else None
+            ministry, site = self._place(host) if host is not None else (None, None)
+            hosts[name] = {
+                "ok": summary["ok"],
+                "changed": summary["changed"],
+                "failed": summary["failures"],
+                "unreachable": summary["unreachable"],
+                "skipped": summary["skipped"],
+                "rescued": summary["rescued"],
+                "ignored": summary["ignored"],
+                "ministry": ministry,
+                "site": site,
+            }
+        self._write("run_end", hosts=hosts)
