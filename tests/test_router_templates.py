@@ -238,6 +238,43 @@ def test_qos_shares_the_wan_rate(rendered):
     assert "fq_codel" in qos
 
 
+FAKE_TC = """#!/bin/sh
+# Stand-in tc: records its arguments; a leaf qdisc the "kernel" lacks fails.
+echo "$*" >> "$TC_LOG"
+case "$*" in
+  *" parent 1:"*" handle "*) for q in $TC_HAS; do case "$*" in *" $q"*) exit 0;; esac; done; exit 2;;
+esac
+exit 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("kernel_has", "chosen"),
+    [
+        ("cake fq_codel", "cake besteffort unlimited"),
+        ("fq_codel", "fq_codel"),
+        ("", "kernel default queue (none of: cake, fq_codel)"),
+    ],
+)
+def test_qos_takes_cake_where_the_kernel_has_it(rendered, tmp_path, kernel_has, chosen):
+    (tmp_path / "tc").write_text(FAKE_TC)
+    (tmp_path / "tc").chmod(0o755)
+    log = tmp_path / "tc.log"
+    result = subprocess.run(
+        ["sh", str(rendered / "patn-qos")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}", TC_LOG=str(log), TC_HAS=kernel_has),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for class_id in (10, 20, 30):
+        assert f"class 1:{class_id}: {chosen}" in result.stdout
+    # cake is always tried first, fq_codel only after it failed.
+    attempts = [line for line in log.read_text().splitlines() if "parent 1:10 handle" in line]
+    assert "cake" in attempts[0]
+
+
 def test_radius_closed_by_default(rendered):
     rules = (rendered / "nftables.conf").read_text()
     assert "1812" not in rules

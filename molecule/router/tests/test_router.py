@@ -210,6 +210,15 @@ def class_bytes(host, class_id):
     return int(block.split("Sent ")[1].split()[0])
 
 
+def test_qos_classes_get_the_best_queue_this_kernel_has(router):
+    # This kernel has neither cake nor fq_codel: every class says it fell
+    # back to the kernel's default after trying both, and exists anyway.
+    log = router.check_output("journalctl -u patn-qos -o cat --no-pager")
+    for class_id in (10, 20, 30):
+        assert f"class 1:{class_id}: kernel default queue (none of: cake, fq_codel)" in log
+    assert "qdisc cake" not in router.check_output("tc qdisc show dev wan")
+
+
 def test_qos_puts_each_kind_of_traffic_in_its_class(router, guest, staff):
     before = {class_id: class_bytes(router, class_id) for class_id in (10, 20, 30)}
     assert http_get(guest, UPSTREAM).rc == 0
