@@ -35,6 +35,12 @@ description:
   - A result hidden with C(no_log) is recorded with C(diff) set to C((no_log)) and nothing else of it.
   - Lines are appended under an exclusive lock (C(fcntl.flock)), so runs in parallel never
     interleave. The log never breaks a playbook; when it cannot be written, one warning says so.
+  - "At the start of the run, the controller's environment gets C(PATN_AUDIT_RUN_ID) (this run's
+    C(run_id)) and C(PATN_AUDIT_LOG_DIR) (the log folder, absolute), so that a later play of the
+    same run finds its lines with C(lookup('ansible.builtin.env', 'PATN_AUDIT_RUN_ID'))
+    (C(playbooks/audit.yml) writes its drift report so). Without the callback nothing sets them:
+    a value inherited from the shell is not this run's, so check that the callback is enabled
+    too (C(lookup('ansible.builtin.config', 'CALLBACKS_ENABLED')), as C(playbooks/audit.yml) does)."
 requirements:
   - enabled in ansible.cfg C(callbacks_enabled) (or C(ANSIBLE_CALLBACKS_ENABLED))
   - git on the controller, for C(git_commit) and C(dirty)
@@ -314,6 +320,9 @@ class CallbackModule(CallbackBase):
         self._safely(self._on_start, playbook)
 
     def _on_start(self, playbook):
+        # For later plays of this run (lookup env): which run they are in, where its lines are.
+        os.environ["PATN_AUDIT_RUN_ID"] = self._run["run_id"]
+        os.environ["PATN_AUDIT_LOG_DIR"] = os.path.abspath(os.path.expanduser(self.get_option("log_dir")))
         self._run.update(repository_state(playbook._file_name))
         self._write("run_start", limit=context.CLIARGS.get("subset"))
 
