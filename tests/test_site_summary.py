@@ -7,14 +7,12 @@ and one host outside any site), a task that fails on one host; the site's
 access point is unreachable (its SSH port on loopback is closed).
 """
 
-import json
 import os
 import re
 import subprocess
-import sys
-import textwrap
 
 import pytest
+import yaml
 from ansible_collections.patn.infra.plugins.callback import site_summary
 from conftest import FIXTURES, TOP
 
@@ -150,65 +148,21 @@ def test_first_line_of_an_error(result, expected):
     assert site_summary.first_line(result) == expected
 
 
-BATCHES = textwrap.dedent(
-    """
-    import json, sys
-    from ansible.plugins.loader import init_plugin_loader
-    init_plugin_loader()
-    from ansible import context
-    from ansible.module_utils.common.collections import ImmutableDict
-    context.CLIARGS = ImmutableDict(check=False, diff=False, verbosity=0)
-    from ansible.executor.playbook_executor import PlaybookExecutor
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.playbook import Playbook
-    from ansible.template import Templar
-    from ansible.vars.manager import VariableManager
-
-    loader = DataLoader()
-    found = {}
-    for count in json.loads(sys.argv[2]):
-        with open(sys.argv[1], "w") as inventory_file:
-            inventory_file.write("[all]\\n" + "".join(f"h{n}\\n" for n in range(count)))
-        inventory = InventoryManager(loader=loader, sources=[sys.argv[1]])
-        variables = VariableManager(loader=loader, inventory=inventory)
-        for path in sys.argv[3:]:
-            play = Playbook.load(path, variable_manager=variables, loader=loader).get_plays()[-1]
-            play.hosts = "all"
-            play.post_validate(Templar(loader=loader, variables=variables.get_vars(play=play)))
-            executor = PlaybookExecutor.__new__(PlaybookExecutor)
-            executor._inventory = inventory
-            sizes = [len(batch) for batch in executor._get_serialized_batches(play)]
-            found.setdefault(path, {})[count] = [sizes, play.max_fail_percentage]
-    print(json.dumps(found))
-    """
+@pytest.mark.parametrize(
+    ("playbook", "overrides"),
+    [
+        ("base.yml", ["base_batch"]),
+        ("eservices.yml", ["eservices_batch"]),
+        ("routers.yml", ["routers_batch"]),
+        ("access_points.yml", ["routers_batch", "access_points_batch"]),
+    ],
 )
-
-
-def test_site_playbooks_never_make_small_batches(tmp_path):
-    # Small batches would let one unreachable site end the run (above).
-    counts = [1, 4, 10, 11, 21, 39, 41, 79, 220]
-    playbooks = ["playbooks/base.yml", "playbooks/eservices.yml"]
-    completed = subprocess.run(
-        [sys.executable, "-c", BATCHES, str(tmp_path / "hosts.ini"), json.dumps(counts), *playbooks],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg")),
-        timeout=300,
-        check=True,
-    )
-    found = json.loads(completed.stdout)
-    for path in playbooks:
-        sizes = {int(count): value[0] for count, value in found[path].items()}
-        assert {value[1] for value in found[path].values()} == {30}
-        assert sizes[1] == [1]
-        assert sizes[10] == [10]
-        assert sizes[11] == [6, 5]
-        assert sizes[39] == [10, 10, 10, 9]
-        assert sizes[41] == [11, 11, 11, 8]
-        assert sizes[220] == [55, 55, 55, 55]
-        for count, batches in sizes.items():
-            assert sum(batches) == count
-            assert len(batches) <= 4
-            assert min(batches) >= min(count, 5), (path, count, batches)
+def test_site_playbooks_take_their_batch_size_from_the_filter(playbook, overrides):
+    # Small batches would let one unreachable site end the run (above):
+    # patn.infra.batch_size makes none (tests/test_batch_size.py).
+    plays = [play for play in yaml.safe_load((TOP / "playbooks" / playbook).read_text()) if "hosts" in play]
+    assert [play["serial"] for play in plays] == [
+        f"{{{{ {name} | default(ansible_play_hosts_all | length | patn.infra.batch_size) }}}}"
+        for name in overrides
+    ]
+    assert [play["max_fail_percentage"] for play in plays] == [30] * len(overrides)
