@@ -92,6 +92,7 @@ from pathlib import Path
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
 
 MASK = "********"
 # Keys whose values are secrets, in a result's structure or in a configuration line.
@@ -292,27 +293,14 @@ class CallbackModule(CallbackBase):
         name = host.get_name()
         if name in self._places:
             return self._places[name]
-        ministry = site = None
+        place = (None, None)
         if self._variables is not None:
             try:
-                variables = self._variables.get_vars(host=host, include_hostvars=False)
-                ministry = self._plain(variables.get("patn_ministry"), variables)
-                place = self._plain(variables.get("patn_site"), variables)
-                if isinstance(place, Mapping):
-                    site = self._plain(place.get("code"), variables)
+                place = host_place(self._variables, self._loader, host)
             except Exception:  # an unknown place is recorded as null
-                ministry = site = None
-        place = (str(ministry) if ministry is not None else None, str(site) if site is not None else None)
+                place = (None, None)
         self._places[name] = place
         return place
-
-    def _plain(self, value, variables):
-        """The value, templated when it is a template."""
-        if isinstance(value, str) and "{{" in value:
-            from ansible.template import Templar  # noqa: PLC0415 - only for templated values
-
-            return Templar(loader=self._loader, variables=variables).template(value)
-        return value
 
     # Events. ------------------------------------------------------------------
 

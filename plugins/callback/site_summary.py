@@ -56,6 +56,7 @@ from collections.abc import Mapping
 
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
 
 NO_SITE = "(no site)"
 MESSAGE_LENGTH = 160
@@ -282,21 +283,10 @@ class CallbackModule(CallbackBase):
         host = self._variables._inventory.get_host(name) if self._variables is not None else None
         if host is not None:
             try:
-                variables = self._variables.get_vars(host=host, include_hostvars=False)
-                ministry = self._plain(variables.get("patn_ministry"), variables)
-                place = self._plain(variables.get("patn_site"), variables)
-                code = self._plain(place.get("code"), variables) if isinstance(place, Mapping) else None
+                ministry, code = host_place(self._variables, self._loader, host)
                 if code:
-                    label = f"{ministry}/{code}" if ministry else str(code)
+                    label = f"{ministry}/{code}" if ministry else code
             except Exception:  # an unknown place is no site
                 label = NO_SITE
         self._sites[name] = label
         return label
-
-    def _plain(self, value, variables):
-        """The value, templated when it is a template."""
-        if isinstance(value, str) and "{{" in value:
-            from ansible.template import Templar  # noqa: PLC0415 - only for templated values
-
-            return Templar(loader=self._loader, variables=variables).template(value)
-        return value
