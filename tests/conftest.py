@@ -48,3 +48,26 @@ def run_module(name, args, tmp_path, stand_ins=None, env_extra=None):
     )
     assert completed.stdout, completed.stderr
     return json.loads(completed.stdout)
+
+
+def run_playbook(*arguments, env_extra=None, env_drop=(), timeout=300):
+    """ansible-playbook from the checkout, with the project's ansible.cfg and a
+    memory fact cache (a test leaves no facts behind). env_extra adds or
+    overrides environment variables; env_drop removes some."""
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
+        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
+        **(env_extra or {}),
+    )
+    for name in env_drop:
+        env.pop(name, None)
+    return subprocess.run(
+        ["ansible-playbook", *[str(argument) for argument in arguments]],
+        capture_output=True,
+        text=True,
+        cwd=TOP,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

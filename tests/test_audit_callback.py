@@ -10,7 +10,6 @@ audit-summary prints for it.
 """
 
 import json
-import os
 import re
 import subprocess
 import uuid
@@ -18,7 +17,7 @@ from datetime import datetime
 
 import pytest
 from ansible_collections.patn.infra.plugins.callback import audit
-from conftest import FIXTURES, TOP
+from conftest import FIXTURES, TOP, run_playbook
 
 AUDIT = FIXTURES / "audit"
 SECRETS = [
@@ -55,33 +54,21 @@ def play(folder, *args, audit_dir=None):
     out = folder / "out"
     out.mkdir(parents=True)
     audit_dir = audit_dir or folder / "audit"
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_CALLBACKS_ENABLED="patn.infra.audit",
-        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-        ANSIBLE_SSH_RETRIES="0",
-        PATN_AUDIT_DIR=str(audit_dir),
-        PATN_OPERATOR="auditor-test",
-    )
     before = head()
-    completed = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(AUDIT / "inventory.yml"),
-            PLAYBOOK,
-            "--diff",
-            "-e",
-            f"out={out}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=env,
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "-i",
+        AUDIT / "inventory.yml",
+        PLAYBOOK,
+        "--diff",
+        "-e",
+        f"out={out}",
+        *args,
+        env_extra={
+            "ANSIBLE_CALLBACKS_ENABLED": "patn.infra.audit",
+            "ANSIBLE_SSH_RETRIES": "0",
+            "PATN_AUDIT_DIR": str(audit_dir),
+            "PATN_OPERATOR": "auditor-test",
+        },
     )
     files = sorted(audit_dir.glob("*.jsonl")) if audit_dir.is_dir() else []
     text = "".join(path.read_text() for path in files)

@@ -10,11 +10,10 @@ drift; one not in check mode) and drift.md the report of the first.
 """
 
 import json
-import os
 import subprocess
 
 import pytest
-from conftest import FIXTURES, TOP
+from conftest import FIXTURES, TOP, run_playbook
 
 DRIFT = FIXTURES / "audit_drift"
 LOG = DRIFT / "log"
@@ -36,37 +35,25 @@ def audit(folder, *args, callbacks="patn.infra.audit"):
     (out / "sante-bzv-hq-srv2.conf").write_text(IN_LINE)
     for path in out.iterdir():
         path.chmod(0o644)
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_CALLBACKS_ENABLED=callbacks,
-        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-        PATN_AUDIT_DIR=str(folder / "audit"),
-        PATN_OPERATOR="auditor-test",
-    )
-    env.pop("PATN_AUDIT_RUN_ID", None)
-    completed = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(DRIFT / "inventory.yml"),
-            "playbooks/audit.yml",
-            "--limit",
-            LIMIT,
-            "-e",
-            f"audit_playbook={DRIFT / 'playbook.yml'}",
-            "-e",
-            f"out={out}",
-            "-e",
-            f"audit_report_dir={folder / 'reports'}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=env,
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "-i",
+        DRIFT / "inventory.yml",
+        "playbooks/audit.yml",
+        "--limit",
+        LIMIT,
+        "-e",
+        f"audit_playbook={DRIFT / 'playbook.yml'}",
+        "-e",
+        f"out={out}",
+        "-e",
+        f"audit_report_dir={folder / 'reports'}",
+        *args,
+        env_extra={
+            "ANSIBLE_CALLBACKS_ENABLED": callbacks,
+            "PATN_AUDIT_DIR": str(folder / "audit"),
+            "PATN_OPERATOR": "auditor-test",
+        },
+        env_drop=["PATN_AUDIT_RUN_ID"],
     )
     reports = folder / "reports"
     return {

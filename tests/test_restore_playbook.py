@@ -2,25 +2,12 @@
 named and confirmed server (the restore itself is proven by molecule/backup).
 """
 
-import os
-import subprocess
-
 import pytest
-from conftest import TOP
-
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
+from conftest import run_playbook
 
 
 def restore(*args):
-    return subprocess.run(
-        ["ansible-playbook", "-i", "inventories/lab", "playbooks/restore.yml", *args],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=ENV,
-        timeout=300,
-        check=False,
-    )
+    return run_playbook("-i", "inventories/lab", "playbooks/restore.yml", *args)
 
 
 @pytest.mark.parametrize(

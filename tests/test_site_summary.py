@@ -7,14 +7,12 @@ and one host outside any site), a task that fails on one host; the site's
 access point is unreachable (its SSH port on loopback is closed).
 """
 
-import os
 import re
-import subprocess
 
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.callback import site_summary
-from conftest import FIXTURES, TOP
+from conftest import FIXTURES, TOP, run_playbook
 
 SUMMARY = FIXTURES / "site_summary"
 FAILED = "nft: syntax error in zone policy of justice-tgi-pnr-rtr1"
@@ -22,23 +20,17 @@ FAILED = "nft: syntax error in zone policy of justice-tgi-pnr-rtr1"
 
 def play(*args):
     """ansible-playbook of the fixture playbook with the summary enabled, and its summary's lines."""
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_CALLBACKS_ENABLED="patn.infra.site_summary",
-        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-        ANSIBLE_SSH_RETRIES="0",
-        ANSIBLE_NOCOLOR="1",
-    )
-    env.pop("ANSIBLE_FORCE_COLOR", None)
-    completed = subprocess.run(
-        ["ansible-playbook", "-i", str(SUMMARY / "inventory.yml"), str(SUMMARY / "playbook.yml"), *args],
-        capture_output=True,
-        text=True,
-        cwd=TOP,
-        env=env,
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "-i",
+        SUMMARY / "inventory.yml",
+        SUMMARY / "playbook.yml",
+        *args,
+        env_extra={
+            "ANSIBLE_CALLBACKS_ENABLED": "patn.infra.site_summary",
+            "ANSIBLE_SSH_RETRIES": "0",
+            "ANSIBLE_NOCOLOR": "1",
+        },
+        env_drop=["ANSIBLE_FORCE_COLOR"],
     )
     _, banner, after = completed.stdout.partition("SITE SUMMARY *")
     assert banner, completed.stdout + completed.stderr
