@@ -67,10 +67,37 @@ def test_list_matches_the_registry_build(tmp_path):
     assert set(listed["_meta"]["hostvars"]) == set(built.hosts)
     for name, values in built.hosts.items():
         groups = [group for group, hosts in built.groups.items() if name in hosts]
+        # Parent groups (ministries, above every ministry_<key>) first: children win.
+        parents = [parent for parent, children in built.children.items() if set(children) & set(groups)]
+        groups = parents + groups
         expected = {key: value for group in groups for key, value in built.group_vars.get(group, {}).items()}
         expected.update(values)
         assert listed["_meta"]["hostvars"][name] == expected
     assert sorted(listed["ministry_justice"]["hosts"]) == sorted(built.groups["ministry_justice"])
+
+
+@pytest.mark.parametrize(
+    ("inventory", "host"),
+    [("production", "sante-chu-bzv-rtr1"), ("production", "ptn-dc-hub1"), ("lab", "sante-bzv-hq-srv1")],
+)
+def test_every_host_sees_the_zone_policy_of_national_yml(inventory, host):
+    result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--host", host)
+    assert result.returncode == 0, result.stderr
+    national = yaml.safe_load((TOP / "inventories" / inventory / "registry" / "national.yml").read_text())
+    assert json.loads(result.stdout)["patn_zone_policy"] == national["zone_policy"]
+
+
+def test_router_role_takes_the_zone_policy_of_the_registry():
+    """Templated on the controller with the local connection: nothing is sent to production addresses."""
+    result = ansible(
+        "ansible", "-i", "inventories/production", "justice-tgi-pnr-rtr1", "-c", "local",
+        "-m", "ansible.builtin.debug", "-a", "msg={{ router__zone_policy | to_json }}",
+        "-e", "@roles/router/defaults/main.yml",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    national = yaml.safe_load((TOP / "inventories" / "production" / "registry" / "national.yml").read_text())
+    shown = json.loads(yaml.safe_load(result.stdout.split(" => ", 1)[1])["msg"])
+    assert shown == national["zone_policy"]
 
 
 def test_constructed_options_compose_and_keyed_groups(tmp_path):

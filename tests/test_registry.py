@@ -111,6 +111,22 @@ def test_project_registries_are_valid(name):
     assert registry.validate(registry.load(directory)) == []
 
 
+@pytest.mark.parametrize("name", ["production", "lab"])
+def test_project_registries_give_every_host_the_zone_policy(name):
+    directory = TOP / "inventories" / name / "registry"
+    loaded = registry.load(directory)
+    built = registry.build(loaded)
+    policy = built.group_vars["ministries"]["patn_zone_policy"]
+    assert policy == loaded.national["zone_policy"]
+    # On the parent of every ministry group, which holds every host.
+    ministry_groups = [f"ministry_{ministry['key']}" for ministry in loaded.national["ministries"]]
+    assert built.children["ministries"] == sorted(ministry_groups)
+    assert set(built.hosts) == {host for group in ministry_groups for host in built.groups.get(group, [])}
+    zones = {segment["zone"] for segment in loaded.national["segments"].values()}
+    assert zones | {"tunnel"} == set(policy)
+    assert policy["guest"] == ["internet"]
+
+
 def test_production_registry_covers_the_six_ministries():
     built = registry.build(registry.load(TOP / "inventories" / "production" / "registry"))
     for ministry in ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonction_publique"]:

@@ -1,8 +1,11 @@
 """Auditor reports (scripts/report) and the plan diff (scripts/plan-diff)."""
 
+import shutil
 import subprocess
 import sys
 
+import pytest
+import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
 from conftest import FIXTURES, TOP, load_script
 from test_registry import registry_for
@@ -77,3 +80,18 @@ def test_plan_diff_of_a_revision_with_itself_shows_no_change():
     )
     assert result.returncode == 0, result.stderr
     assert "No change in sites or allocations." in result.stdout
+
+
+def test_plan_diff_reads_a_registry_from_before_the_zone_policy(tmp_path):
+    # Revisions older than national.yml's zone_policy stay comparable.
+    old = tmp_path / "registry"
+    shutil.copytree(TOP / "inventories" / "lab" / "registry", old)
+    national = yaml.safe_load((old / "national.yml").read_text())
+    del national["zone_policy"]
+    (old / "national.yml").write_text(yaml.safe_dump(national))
+    loaded = registry.load(old)
+    with pytest.raises(registry.RegistryError, match="zone_policy"):
+        registry.allocations(loaded)
+    tables = registry.allocations(plan_diff.with_zone_policy(registry.load(old)))
+    current = registry.allocations(registry.load(TOP / "inventories" / "lab" / "registry"))
+    assert plan_diff.diff(tables, current) == ["No change in sites or allocations."]

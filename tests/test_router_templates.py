@@ -158,8 +158,17 @@ def test_router_access_points_can_be_given_instead_of_the_registry(tmp_path):
 
 def check_reservations(tmp_path, extra_vars):
     """Run the role's DHCP reservation assert (from tasks/main.yml) alone, on the site of site.yml."""
+    return run_check(tmp_path, "Check the DHCP reservations", extra_vars)
+
+
+def run_check(tmp_path, name, extra_vars, site=None):
+    """Run one of the role's asserts (from tasks/main.yml) alone, on site.yml's site or on `site`."""
     tasks = yaml.safe_load((TOP / "roles" / "router" / "tasks" / "main.yml").read_text())
-    (task,) = [task for task in tasks if task["name"].startswith("Check the DHCP reservations")]
+    (task,) = [task for task in tasks if task["name"].startswith(name)]
+    site_file = FIXTURES / "site.yml"
+    if site is not None:
+        site_file = tmp_path / "site.yml"
+        site_file.write_text(yaml.safe_dump(site))
     playbook = tmp_path / "check.yml"
     role = TOP / "roles" / "router"
     play = {
@@ -170,7 +179,7 @@ def check_reservations(tmp_path, extra_vars):
         "vars_files": [
             str(role / "defaults" / "main.yml"),
             str(role / "vars" / "main.yml"),
-            str(FIXTURES / "site.yml"),
+            str(site_file),
         ],
         "tasks": [task],
     }
@@ -217,6 +226,48 @@ def test_a_manual_reservation_may_not_take_an_access_point_s(tmp_path, manual, d
     said = " ".join(result.stdout.split())  # the callback may wrap the message
     assert "two fixed leases share an address or a MAC" in said
     assert duplicate in said
+
+
+def check_segments(tmp_path, site):
+    result = run_check(tmp_path, "Check the segments", {}, site)
+    return result, " ".join(result.stdout.split())  # the callback may wrap the message
+
+
+def test_zone_policy_of_the_registry_passes_the_check(tmp_path):
+    result, _ = check_segments(tmp_path, load_site())
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_role_stops_without_the_registry_s_zone_policy(tmp_path):
+    site = load_site()
+    del site["patn_zone_policy"]
+    result, said = check_segments(tmp_path, site)
+    assert result.returncode != 0
+    assert "The zone policy comes from the registry (patn_zone_policy, zone_policy of national.yml)" in said
+    assert "missing: patn_zone_policy is not set" in said
+
+
+def test_role_stops_when_a_segment_s_zone_has_no_entry(tmp_path):
+    site = load_site()
+    del site["patn_zone_policy"]["guest"]
+    result, said = check_segments(tmp_path, site)
+    assert result.returncode != 0
+    assert "every segment's zone needs an entry in router__zone_policy (missing: ['guest'])" in said
+
+
+@pytest.mark.parametrize(
+    ("copy", "registry"),
+    [("site.yml", "production"), ("molecule router", "lab"), ("molecule hub", "lab")],
+)
+def test_copies_of_the_zone_policy_are_the_registry_s(copy, registry):
+    """Where the role runs without the registry, patn_zone_policy is what the plugin gives."""
+    if copy == "site.yml":
+        given = load_site()
+    else:
+        molecule = yaml.safe_load((TOP / "molecule" / "router" / "molecule.yml").read_text())
+        given = molecule["provisioner"]["inventory"]["host_vars"][copy.split()[1]]
+    national = yaml.safe_load((TOP / "inventories" / registry / "registry" / "national.yml").read_text())
+    assert given["patn_zone_policy"] == national["zone_policy"]
 
 
 def test_unbound_publishes_the_site_and_forwards_government_zones(rendered):

@@ -13,7 +13,8 @@ description:
     department, site type or segment, overlapping manual prefixes, more devices
     than a segment holds, secrets written inline, access point placement naming
     an access point twice, one the site does not have, or itself as a neighbour,
-    an access point MAC address that is malformed, not unicast, or another access point's)
+    an access point MAC address that is malformed, not unicast, or another access point's,
+    a zone policy naming an unknown source zone or destination, or missing a segment's zone)
     and produces one host per device with every address it needs, computed from the
     national address plan.
   - An invalid registry loads nothing; the error names the file, the site and the field.
@@ -21,6 +22,8 @@ description:
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
   - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
     C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
+  - "Variable of the C(ministries) group, so of every host: C(patn_zone_policy), the C(zone_policy)
+    of C(national.yml) (source zone or C(tunnel) to the zones, C(internet) or C(datacentre) it may reach)."
   - "Ministry group variables: C(patn_ministry), C(patn_ministry_name)."
   - "Site group variables, set once per site: C(patn_site) (id, code, name, type, department,
     town, status, block, tunnel and loopback addresses), C(patn_segments) (per segment: vlan,

@@ -4,8 +4,8 @@
 
 A registry is a folder written by people:
 
-    national.yml        the address plan, segments, device roles, site types,
-                        departments and ministries
+    national.yml        the address plan, segments, zone policy, device roles,
+                        site types, departments and ministries
     sites/<key>.yml     one ministry's sites (stable id, code, name, type,
                         department, town, status, optional overrides)
 
@@ -43,6 +43,11 @@ SECRET_FIELD = re.compile(r"password|passphrase|secret|psk|private_key|token", r
 VAULT_REFERENCE = re.compile(r"^\{\{\s*vault_[A-Za-z0-9_]+\s*\}\}$")
 # The device role whose placement a site's access_points give.
 ACCESS_POINT_ROLE = "access_point"
+# Zone policy: a source that is not a segment's zone (what arrives through the
+# tunnel), and destinations that are not a segment's zone (out of the WAN; the
+# data-centre prefixes behind the tunnel). Names as roles/router reads them.
+TUNNEL_ZONE = "tunnel"
+OUTSIDE_DESTINATIONS = ("internet", "datacentre")
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,8 @@ def _national_problems(path: str, national: dict) -> tuple[list[Problem], Addres
         return [Problem(path, str(error), field=error.field or "address_plan")], None
     except (AddrFormatError, ValueError) as error:
         return [Problem(path, str(error), field="address_plan.supernet")], None
-    return _ministry_problems(path, national, plan) + _profile_problems(path, national), plan
+    problems = _ministry_problems(path, national, plan) + _profile_problems(path, national)
+    return problems + _zone_policy_problems(path, national), plan
 
 
 def _ministry_problems(path: str, national: dict, plan: AddressPlan) -> list[Problem]:
@@ -222,6 +228,39 @@ def _profile_problems(path: str, national: dict) -> list[Problem]:
             for segment in site_type["segments"]
             if segment not in segments
         ]
+    return problems
+
+
+def _zone_policy_problems(path: str, national: dict) -> list[Problem]:
+    """Zone policy: known sources and destinations, an entry for every segment zone."""
+    problems = []
+    policy = national["zone_policy"]
+    by_zone: dict[str, list[str]] = {}
+    for name, segment in national["segments"].items():
+        by_zone.setdefault(segment["zone"], []).append(name)
+    sources = [*by_zone, TUNNEL_ZONE]
+    destinations = [*by_zone, *OUTSIDE_DESTINATIONS]
+    for source, allowed in policy.items():
+        where = f"zone_policy.{source}"
+        if source not in sources:
+            message = (
+                f"unknown source zone '{source}': no segment is in it and it is not {TUNNEL_ZONE} "
+                f"(known: {', '.join(sources)})"
+            )
+            problems.append(Problem(path, message, field=where))
+        problems += [
+            Problem(path, _known("destination", destination, destinations), field=where)
+            for destination in allowed
+            if destination not in destinations
+        ]
+    for zone, segments in by_zone.items():
+        if zone not in policy:
+            plural = "s" if len(segments) > 1 else ""
+            message = (
+                f"zone '{zone}' (segment{plural} {', '.join(segments)}) has no entry; "
+                "give it the zones it may reach, [] for none"
+            )
+            problems.append(Problem(path, message, field=f"zone_policy.{zone}"))
     return problems
 
 
@@ -604,6 +643,10 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
     ministries = {m["key"]: m for m in national["ministries"]}
     roles = national["device_roles"]
     inventory = Inventory()
+    # National, so on the parent of every ministry group: every host sees it.
+    inventory.group_vars["ministries"] = {
+        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()}
+    }
     for key, ministry in ministries.items():
         inventory.group_vars[f"ministry_{key}"] = {
             "patn_ministry": key,

@@ -16,6 +16,13 @@ _CIDR = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}
 _TEXT = {"type": "string", "minLength": 1}
 _COUNT = {"type": "integer", "minimum": 0}
 _SEGMENT_LIST = {"type": "array", "items": _NAME, "uniqueItems": True, "minItems": 1}
+# The zone policy: source zone -> the destinations it may open connections to
+# (an empty list: none). registry.py checks the names.
+_ZONE_POLICY = {
+    "type": "object",
+    "propertyNames": _NAME,
+    "additionalProperties": {"type": "array", "items": _NAME, "uniqueItems": True},
+}
 # A unicast MAC address written aa:bb:cc:dd:ee:ff (either case): the low bit of
 # the first octet (group) is 0, so its second hex digit is even.
 _MAC = {"type": "string", "pattern": "^[0-9A-Fa-f][02468ACEace](:[0-9A-Fa-f]{2}){5}$"}
@@ -54,9 +61,17 @@ _ACCESS_POINT = _record(
 
 NATIONAL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "national.yml: the plan, segments, device roles, site types, ministries",
+    "title": "national.yml: the plan, segments, zone policy, device roles, site types, ministries",
     **_record(
-        ["address_plan", "segments", "device_roles", "site_types", "departments", "ministries"],
+        [
+            "address_plan",
+            "segments",
+            "zone_policy",
+            "device_roles",
+            "site_types",
+            "departments",
+            "ministries",
+        ],
         {
             "address_plan": _record(
                 ["supernet", "ministry_prefix", "site_prefix", "infrastructure_slot"],
@@ -83,6 +98,7 @@ NATIONAL_SCHEMA = {
                     },
                 )
             ),
+            "zone_policy": _ZONE_POLICY,
             "device_roles": _named(
                 _record(
                     ["short_name", "segment", "address"],
