@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule scenarios: every folder under molecule/ with a molecule.yml.
 SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images check-collections lint unit molecule test lab lab-check lab-destroy report plan-diff benchmark-inventory constraints
+.PHONY: help setup images check-collections lint unit molecule test lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,11 +58,17 @@ lab-destroy: setup ## Remove the lab's containers and networks
 report: setup ## Auditor reports per ministry (REGISTRY=..., OUT=...), Markdown and HTML
 	python3 scripts/report $(or $(REGISTRY),inventories/production/registry) $(or $(OUT),reports/production)
 
+drift: setup ## Drift report, check mode only (ENV=production LIMIT=ministry_sante; the lab by default), in reports/drift
+	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/audit.yml $(if $(LIMIT),--limit '$(LIMIT)') --check --diff
+
 plan-diff: setup ## Address plan changes between two revisions: make plan-diff A=main~1 [B=main]
 	python3 scripts/plan-diff $(A) $(B) --registry $(or $(REGISTRY),inventories/production/registry)
 
 benchmark-inventory: setup ## Registry plugin vs static inventory, 50,000 hosts (several minutes)
 	python3 scripts/benchmark-inventory
+
+benchmark-speed: images ## No-change site.yml on the lab, ansible.cfg vs Ansible's defaults (ARGS="--runs 2 --json f.json"; ~25 min)
+	python3 scripts/benchmark-speed $(ARGS)
 
 constraints: setup ## Re-pin constraints.txt after changing requirements.txt
 	@( echo "# Every Python package of the toolchain, pinned (pip freeze of a working .venv)."; \

@@ -93,3 +93,18 @@ def test_lab_images_are_rebuilt_only_when_their_inputs_change(fake_podman):
     assert f"is up to date ({input_hash})" in second.stdout
     assert "debootstrap" not in log.read_text()
     assert "podman build" not in log.read_text()
+
+
+def test_benchmark_speed_refuses_zero_runs():
+    result = run("benchmark-speed", "--runs", "0")
+    assert result.returncode == 2
+    assert "--runs must be at least 1" in result.stderr
+
+
+def test_benchmark_speed_reuse_without_a_running_lab_stops_before_any_run(tmp_path):
+    log = tmp_path / "calls.log"
+    stand_in(tmp_path, "podman", f'echo "podman $*" >> {log}')
+    result = run("benchmark-speed", "--reuse", "--keep", path_first=tmp_path)
+    assert result.returncode == 1
+    assert "no lab container is running" in result.stderr
+    assert log.read_text().startswith("podman ps --filter label=org.patn.lab=true")
