@@ -52,3 +52,29 @@ def ansible_env():
         ANSIBLE_CACHE_PLUGIN_CONNECTION=str(TOP / ".cache" / "facts-lab"),
     )
     return env
+
+
+# The short table of results printed after the checks: one line per check
+# and host, for the operator who just ran the main job.
+RESULTS = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        RESULTS.append(report)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    rows = []
+    for report in RESULTS:
+        check, _, host = report.nodeid.split("::", 1)[1].partition("[")
+        outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
+        rows.append((check.removeprefix("test_").replace("_", " "), host.rstrip("]") or "(the lab)", outcome))
+    widths = [max(len(row[column]) for row in rows) for column in range(2)]
+    terminalreporter.section("Lab checks")
+    for check, host, outcome in rows:
+        terminalreporter.write_line(f"{check:<{widths[0]}}  {host:<{widths[1]}}  {outcome}")
+    failed = sum(1 for row in rows if row[2] == "FAILED")
+    terminalreporter.write_line(f"{len(rows) - failed} of {len(rows)} checks passed")
