@@ -45,13 +45,12 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Base system of every Linux device
-  hosts: all
-  # base_batch overrides the size (-e base_batch=25%).
-  serial: "{{ base_batch | default(ansible_play_hosts_all | length | patn.infra.batch_size) }}"
-  max_fail_percentage: 30
-  roles:
-    - role: patn.infra.base
+# In a play (playbooks/base.yml); base_batch overrides the size (-e base_batch=25%):
+#   serial: "{{ base_batch | default(ansible_play_hosts_all | length | patn.infra.batch_size) }}"
+#   max_fail_percentage: 30
+- name: The batch size of this play
+  ansible.builtin.debug:
+    msg: "{{ ansible_play_hosts_all | length | patn.infra.batch_size }}"
 
 # 10 -> 10; 11 -> 6 (6, 5); 39 -> 10 (10, 10, 10, 9); 220 -> 55 (four batches)
 - name: At most three batches of at least eight hosts
