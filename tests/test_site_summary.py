@@ -81,6 +81,22 @@ def test_a_run_without_failure_says_so_in_one_line():
     assert lines == ["All 3 sites succeeded (4 hosts)"]
 
 
+def test_a_run_on_hosts_outside_any_site_prints_no_site_summary():
+    completed = run_playbook(
+        "-i",
+        SUMMARY / "inventory.yml",
+        SUMMARY / "playbook.yml",
+        "-e",
+        "fail_host=none",
+        "--limit",
+        "lab-controller",
+        env_extra={"ANSIBLE_CALLBACKS_ENABLED": "patn.infra.site_summary", "ANSIBLE_NOCOLOR": "1"},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "ok=" in completed.stdout
+    assert "SITE SUMMARY" not in completed.stdout
+
+
 def test_a_batch_over_its_failure_threshold_names_the_hosts_it_left_out():
     # Batches of two, no failure allowed: the first batch stops, the run ends.
     completed, lines = play("-e", "batch=2", "-e", "max_fail=0")

@@ -22,7 +22,8 @@ description:
   - Each line gives the site, the host, what happened, the task (the play for C(not run)) and
     the first line of the error (the result's C(msg), else the last line of its C(stderr)),
     cut to 160 characters. Then C(N of M sites failed) and the sites that fully succeeded.
-  - When nothing failed, one line C(All N sites succeeded (M hosts)).
+  - When nothing failed, one line C(All N sites succeeded (M hosts)); nothing at all when no
+    host of the run belongs to a site (a run on the controller only).
   - "Left out of the C(not run) detection: plays that run C(meta: end_play) (which ends them
     on purpose), and plays the run never reached whose hosts pattern is a template."
 requirements:
@@ -209,6 +210,8 @@ class CallbackModule(CallbackBase):
             return
         sites = {name: self._site(name) for name in hosts}
         real = {site for site in sites.values() if site != NO_SITE}
+        if not problems and not real:
+            return  # a run on the controller or lab containers only: no site to speak of
         self._display.banner("SITE SUMMARY")
         if not problems:
             self._display.display(
