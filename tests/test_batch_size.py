@@ -1,15 +1,13 @@
 """The filter patn.infra.batch_size: the batch size (serial) of the site
 playbooks, and the serial of their plays on a real ansible-playbook run."""
 
-import os
 import re
-import subprocess
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.patn.infra.plugins.filter.batch_size import batch_size
-from conftest import TOP
+from conftest import TOP, run_playbook
 
 PLAYBOOKS = ["base.yml", "eservices.yml", "routers.yml", "access_points.yml"]
 
@@ -102,22 +100,14 @@ def test_the_site_playbooks_serial_honours_limit_on_a_real_run(tmp_path):
         "[all:vars]\nansible_connection=local\n" + "".join(f"[{group}]\n{hosts}" for group in sorted(groups))
     )
     names = [f"h{n:03d}" for n in range(20)]
-    completed = subprocess.run(
-        ["ansible-playbook", "-i", "hosts.ini", "playbook.yml", "--limit", ",".join(names)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(TOP / ".venv" / "collections"),
-            # Not the audit trail; no facts cached.
-            ANSIBLE_CALLBACKS_ENABLED="patn.infra.site_summary",
-            ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-            ANSIBLE_NOCOLOR="1",
-        ),
-        timeout=300,
-        check=False,
+    completed = run_playbook(
+        "-i",
+        tmp_path / "hosts.ini",
+        tmp_path / "playbook.yml",
+        "--limit",
+        ",".join(names),
+        # Not the audit trail.
+        env_extra={"ANSIBLE_CALLBACKS_ENABLED": "patn.infra.site_summary", "ANSIBLE_NOCOLOR": "1"},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     seen = re.findall(r"BATCH ([\w,]+)", completed.stdout)

@@ -9,8 +9,6 @@ channels enough, DFS channels only come when the others are taken.
 """
 
 import json
-import os
-import subprocess
 import sys
 
 import pytest
@@ -26,7 +24,7 @@ from ansible_collections.patn.infra.plugins.module_utils.channel_plan import (
     parse_access_points,
     plan,
 )
-from conftest import FIXTURES, TOP
+from conftest import FIXTURES, run_playbook
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -240,25 +238,14 @@ def test_through_ansible_playbook(tmp_path):
     case = load(CASES_DIR / "small_site" / "input.yml")
     playbook = tmp_path / "plan.yml"
     playbook.write_text(PLAYBOOK.format(access_points=json.dumps(case["access_points"]), out=tmp_path))
-    completed = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-            "-i", "localhost,", "-c", "local", str(playbook),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=TOP,
-        env=dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-            ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-            ANSIBLE_CACHE_PLUGIN_CONNECTION=str(tmp_path / "facts"),
-            ANSIBLE_FACT_CACHING_CONNECTION=str(tmp_path / "facts"),
-            ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ),
-        timeout=120,
-    )  # fmt: skip
+    completed = run_playbook(
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        playbook,
+        env_extra={"ANSIBLE_PYTHON_INTERPRETER": sys.executable, "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")},
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert json.loads((tmp_path / "plan.json").read_text()) == load(CASES_DIR / "small_site" / "expected.yml")
     message = (tmp_path / "error.txt").read_text()

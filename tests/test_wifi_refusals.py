@@ -35,42 +35,46 @@ def run_role(tmp_path, role, settings):
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("settings", "named"),
-    [
-        ({"radius__client_secrets": {}}, "access point(s) localhost need their own shared secret"),
-        ({"radius__client_secrets": {"localhost": "short"}}, "access point(s) localhost need"),
-        (
-            {
-                "radius__client_secrets": {"localhost": SECRET},
-                "radius__users": [{"name": "agent.sante", "password": "1234"}, {"password": SECRET}],
-            },
-            "radius__users entries agent.sante, #2 need a name",
-        ),
-    ],
-    ids=["no-secret", "short-secret", "bad-accounts"],
-)
-def test_radius_refuses_incomplete_settings(tmp_path, settings, named):
-    returncode, output = run_role(tmp_path, "radius", settings)
-    assert returncode != 0
-    assert named in output
-    assert SECRET not in output
+REFUSALS = {
+    "radius-no-secret": (
+        "radius",
+        {"radius__client_secrets": {}},
+        "access point(s) localhost need their own",
+    ),
+    "radius-short-secret": (
+        "radius",
+        {"radius__client_secrets": {"localhost": "short"}},
+        "access point(s) localhost",
+    ),
+    "radius-bad-accounts": (
+        "radius",
+        {
+            "radius__client_secrets": {"localhost": SECRET},
+            "radius__users": [{"name": "agent.sante", "password": "1234"}, {"password": SECRET}],
+        },
+        "radius__users entries agent.sante, #2 need a name",
+    ),
+    "ap-no-secret": (
+        "access_point",
+        {"access_point__radius_secret": ""},
+        "its own shared secret of 16 characters",
+    ),
+    "ap-not-in-the-plan": (
+        "access_point",
+        {"access_point__radius_secret": SECRET, "patn_access_points": []},
+        "a place in its site's channel plan",
+    ),
+    "ap-no-ports": (
+        "access_point",
+        {"access_point__radius_secret": SECRET, "access_point__segment_ports": {}},
+        "port binding a port",
+    ),
+}
 
 
-@pytest.mark.parametrize(
-    ("settings", "named"),
-    [
-        ({"access_point__radius_secret": ""}, "its own shared secret of 16 characters or more"),
-        (
-            {"access_point__radius_secret": SECRET, "patn_access_points": []},
-            "a place in its site's channel plan",
-        ),
-        ({"access_point__radius_secret": SECRET, "access_point__segment_ports": {}}, "port binding a port"),
-    ],
-    ids=["no-secret", "not-in-the-plan", "no-ports"],
-)
-def test_access_point_refuses_incomplete_settings(tmp_path, settings, named):
-    returncode, output = run_role(tmp_path, "access_point", settings)
+@pytest.mark.parametrize(("role", "settings", "named"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_wifi_roles_refuse_incomplete_settings(tmp_path, role, settings, named):
+    returncode, output = run_role(tmp_path, role, settings)
     assert returncode != 0
     assert named in output
     assert SECRET not in output

@@ -91,8 +91,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible import context
-from ansible.plugins.callback import CallbackBase
 from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
+from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
 
 MASK = "********"
 # Keys whose values are secrets, in a result's structure or in a configuration line.
@@ -225,11 +225,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-class CallbackModule(CallbackBase):
+class CallbackModule(SafeCallback):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "patn.infra.audit"
     CALLBACK_NEEDS_ENABLED = True
+    FAULT = "cannot record this run"
 
     def __init__(self, display=None):
         super().__init__(display=display)
@@ -244,7 +245,6 @@ class CallbackModule(CallbackBase):
         self._variables = None  # the variable manager and loader, known once a play starts
         self._loader = None
         self._places = {}  # host name -> (ministry, site)
-        self._warned = False
 
     # Writing. -----------------------------------------------------------------
 
@@ -272,19 +272,7 @@ class CallbackModule(CallbackBase):
             finally:
                 os.close(descriptor)  # releases the lock
         except Exception as error:  # the log must never break a playbook
-            if not self._warned:
-                self._warned = True
-                where = path or self.get_option("log_dir")
-                self._display.warning(f"patn.infra.audit: cannot write the audit log {where}: {error}")
-
-    def _safely(self, handler, *args) -> None:
-        """Run one event handler; a fault in it is reported once, never raised."""
-        try:
-            handler(*args)
-        except Exception as error:  # the log must never break a playbook
-            if not self._warned:
-                self._warned = True
-                self._display.warning(f"patn.infra.audit: cannot record this run: {error}")
+            self._warn_once(f"cannot write the audit log {path or self.get_option('log_dir')}: {error}")
 
     # What a host is. ----------------------------------------------------------
 

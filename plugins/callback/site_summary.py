@@ -56,8 +56,8 @@ EXAMPLES = r"""
 from collections.abc import Mapping
 
 from ansible import constants as C
-from ansible.plugins.callback import CallbackBase
 from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
+from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
 
 NO_SITE = "(no site)"
 MESSAGE_LENGTH = 160
@@ -92,11 +92,12 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-class CallbackModule(CallbackBase):
+class CallbackModule(SafeCallback):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "patn.infra.site_summary"
     CALLBACK_NEEDS_ENABLED = True
+    FAULT = "cannot summarise this run"
 
     def __init__(self, display=None):
         super().__init__(display=display)
@@ -107,16 +108,6 @@ class CallbackModule(CallbackBase):
         self._variables = None  # the variable manager and loader, known once a play starts
         self._loader = None
         self._sites = {}  # host name -> site label
-        self._warned = False
-
-    def _safely(self, handler, *args) -> None:
-        """Run one event handler; a fault in it is reported once, never raised."""
-        try:
-            handler(*args)
-        except Exception as error:  # the summary must never break a playbook
-            if not self._warned:
-                self._warned = True
-                self._display.warning(f"patn.infra.site_summary: cannot summarise this run: {error}")
 
     # Plays and batches. -------------------------------------------------------
 
