@@ -282,6 +282,26 @@ def test_unbound_publishes_the_site_and_forwards_government_zones(rendered):
     assert "access-control: 10.64.86.0/23 allow" in unbound
 
 
+def test_a_name_ending_with_a_dot_is_published_whole(tmp_path):
+    records = {"registre": "10.64.84.30", "dossiers-patients.sante.gouv.cg.": "10.32.0.138"}
+    unbound = (render(tmp_path, {"router__dns_records": records}) / "unbound.conf").read_text()
+    assert 'local-data: "registre.tgi-pnr.justice.patn.cg. IN A 10.64.84.30"' in unbound
+    assert 'local-data: "dossiers-patients.sante.gouv.cg. IN A 10.32.0.138"' in unbound
+
+
+def test_no_out_of_band_port_by_default(rendered):
+    assert "tcp dport 22 accept" in input_chain((rendered / "nftables.conf").read_text())
+    assert "Out-of-band" not in (rendered / "nftables.conf").read_text()
+
+
+def test_out_of_band_port_takes_ssh_and_routes_nothing(tmp_path):
+    rules = (render(tmp_path, {"router__oob_interface": "enp9s0"}) / "nftables.conf").read_text()
+    assert 'iifname "enp9s0" tcp dport 22 accept' in input_chain(rules)
+    forward = rules.split("    chain forward {\n", 1)[1].split("\n    }\n", 1)[0]
+    assert "enp9s0" not in forward
+    assert rules.count("enp9s0") == 1
+
+
 def test_qos_shares_the_wan_rate(rendered):
     qos = (rendered / "patn-qos").read_text()
     assert "htb rate 10000kbit ceil 10000kbit" in qos
