@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.patn.infra.plugins.filter.batch_size import batch_size
 from conftest import TOP, run_playbook
 
-PLAYBOOKS = ["base.yml", "eservices.yml", "routers.yml", "access_points.yml"]
+PLAYBOOKS = ["base.yml", "hub.yml", "eservices.yml", "routers.yml", "access_points.yml"]
 
 
 def batches(hosts, size):
@@ -71,7 +71,7 @@ def site_plays():
 
 
 def test_the_site_playbooks_serial_honours_limit_on_a_real_run(tmp_path):
-    # Every play of the four playbooks, with its own hosts, serial and
+    # Every play of the entry playbooks, with its own hosts, serial and
     # max_fail_percentage, on 200 local hosts of which --limit keeps 20:
     # ansible_play_hosts_all, when serial is templated, counts the 20, so
     # each play runs in two batches of 10 (200 hosts would give four of 50).
@@ -92,9 +92,9 @@ def test_the_site_playbooks_serial_honours_limit_on_a_real_run(tmp_path):
         }
         for name, play in site_plays()
     ]
-    assert len(plays) == 5
+    assert len(plays) == 7
     (tmp_path / "playbook.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    groups = {"role_eservice", "role_router", "role_access_point"}
+    groups = {"role_eservice", "role_router", "role_access_point", "role_hub"}
     hosts = "".join(f"h{n:03d}\n" for n in range(200))
     (tmp_path / "hosts.ini").write_text(
         "[all:vars]\nansible_connection=local\n" + "".join(f"[{group}]\n{hosts}" for group in sorted(groups))
@@ -111,4 +111,4 @@ def test_the_site_playbooks_serial_honours_limit_on_a_real_run(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     seen = re.findall(r"BATCH ([\w,]+)", completed.stdout)
-    assert seen == [",".join(names[:10]), ",".join(names[10:])] * 5, completed.stdout
+    assert seen == [",".join(names[:10]), ",".join(names[10:])] * 7, completed.stdout

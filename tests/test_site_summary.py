@@ -160,6 +160,7 @@ def test_first_line_of_an_error(result, expected):
     ("playbook", "overrides"),
     [
         ("base.yml", ["base_batch"]),
+        ("hub.yml", ["routers_batch", "hub_batch"]),
         ("eservices.yml", ["eservices_batch"]),
         ("routers.yml", ["routers_batch"]),
         ("access_points.yml", ["routers_batch", "access_points_batch"]),
