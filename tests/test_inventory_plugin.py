@@ -78,7 +78,7 @@ def test_list_matches_the_registry_build(tmp_path):
 
 @pytest.mark.parametrize(
     ("inventory", "host"),
-    [("production", "sante-chu-bzv-rtr1"), ("production", "ptn-dc-hub1"), ("lab", "sante-bzv-hq-srv1")],
+    [("production", "sante-chu-bzv-rtr1"), ("production", "ptn-dc-hub1"), ("lab", "ptn-dc-srv1")],
 )
 def test_every_host_sees_the_zone_policy_of_national_yml(inventory, host):
     result = ansible("ansible-inventory", "-i", f"inventories/{inventory}", "--host", host)

@@ -14,10 +14,10 @@ def restore(*args):
     ("args", "message"),
     [
         ([], "A restore targets one server: name it with --limit"),
-        (["--limit", "sante-bzv-hq-srv1"], "add -e backup__restore_confirm=sante-bzv-hq-srv1"),
+        (["--limit", "ptn-dc-srv1"], "add -e backup__restore_confirm=ptn-dc-srv1"),
         (
-            ["--limit", "sante-bzv-hq-srv1", "-e", "backup__restore_confirm=sante-bzv-hq-rtr1"],
-            "add -e backup__restore_confirm=sante-bzv-hq-srv1",
+            ["--limit", "ptn-dc-srv1", "-e", "backup__restore_confirm=ptn-dc-hub1"],
+            "add -e backup__restore_confirm=ptn-dc-srv1",
         ),
     ],
     ids=["no-limit", "no-confirmation", "wrong-host-confirmed"],

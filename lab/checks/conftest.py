@@ -12,8 +12,8 @@ INVENTORY = TOP / "inventories" / "lab"
 LAB_DIR = TOP / ".lab"
 
 
-def lab_hosts():
-    """Host name -> SSH port of every lab host, as Ansible sees the inventory."""
+def lab_inventory():
+    """Every lab host's variables, as Ansible sees the inventory."""
     listing = subprocess.run(
         ["ansible-inventory", "-i", str(INVENTORY), "--list"],
         check=True,
@@ -21,8 +21,12 @@ def lab_hosts():
         text=True,
         cwd=TOP,
     ).stdout
-    hostvars = json.loads(listing)["_meta"]["hostvars"]
-    return {name: int(values["lab_ssh_port"]) for name, values in sorted(hostvars.items())}
+    return json.loads(listing)["_meta"]["hostvars"]
+
+
+def lab_hosts():
+    """Host name -> SSH port of every lab host."""
+    return {name: int(values["lab_ssh_port"]) for name, values in sorted(lab_inventory().items())}
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
-"""End-to-end checks of the lab after `make lab` ran site.yml over SSH.
+"""Checks of the lab's managed hosts after `make lab` ran site.yml over SSH.
 
-They go through the same path as an operator: SSH on the published port,
-the administrator's key, sudo. Traffic stays on 127.0.0.1.
+They go through the same path as an operator: SSH on the host's out-of-band
+port (published on 127.0.0.1), the administrator's key, sudo. The clients'
+end-to-end checks are in test_clients.py.
 """
 
 import json
@@ -60,39 +61,18 @@ def test_second_run_of_site_changes_nothing(ansible_env):
     assert not changed, f"a second run changed something: {changed}"
 
 
-def test_eservice_https_verifies_from_another_site(ssh_base):
-    # From the hub, through the lab network: a TLS handshake with the e-service
-    # server, verified against the lab root CA in the hub's own trust store.
-    hub_port = 2201
-    script = (
-        "import socket, ssl; "
-        "name = 'dossiers-patients.sante.lab.patn'; "
-        "raw = socket.create_connection(('patn-lab-sante-bzv-hq-srv1', 443), timeout=10); "
-        "tls = ssl.create_default_context().wrap_socket(raw, server_hostname=name); "
-        "request = 'GET /health HTTP/1.1\\r\\nHost: ' + name + '\\r\\nConnection: close\\r\\n\\r\\n'; "
-        "tls.sendall(request.encode()); "
-        "print(tls.version(), tls.recv(200).decode().splitlines()[0])"
-    )
-    result = run([*ssh_base, "-p", str(hub_port), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
-    assert result.returncode == 0, result.stderr
-    version, status = result.stdout.split(" ", 1)
-    assert version in ("TLSv1.2", "TLSv1.3")
-    # The sample application answered through nginx: it reached its database.
-    assert status.startswith("HTTP/1.1 200")
-
-
 def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # Run the nightly backup now on the e-service server, then scrape that
     # server's node exporter from the hub, as the data centre would.
     ports = lab_hosts()
     server = run(
-        [*ssh_base, "-p", str(ports["sante-bzv-hq-srv1"]), "lab-admin@127.0.0.1",
+        [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1",
          "sudo -n systemctl start patn-backup.service && sudo -n patn-restic snapshots --json"],
         timeout=300,
     )  # fmt: skip
     assert server.returncode == 0, server.stderr
     assert json.loads(server.stdout), "no snapshot in the server's repository"
-    url = "http://patn-lab-sante-bzv-hq-srv1:9100/metrics"
+    url = "http://patn-lab-ptn-dc-srv1:9100/metrics"
     script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=10).read().decode())"
     hub = run([*ssh_base, "-p", str(ports["ptn-dc-hub1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
     assert hub.returncode == 0, hub.stderr
