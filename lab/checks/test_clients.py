@@ -1,4 +1,4 @@
-"""End-to-end checks from the lab's client devices (lab/clients.yml).
+"""End-to-end checks from the lab's client devices (lab/lab.yml).
 
 A client is a laptop plugged into one segment of a site: it takes its
 address by DHCP from the site router, asks the router's resolver, and
