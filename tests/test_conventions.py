@@ -101,3 +101,24 @@ def test_ansible_doc_shows_every_plugin(kind, path):
     assert result.returncode == 0, result.stderr
     assert "EXAMPLES" in result.stdout
     assert "RETURN VALUES" in result.stdout or kind not in ("modules", "lookup", "filter")
+
+
+ENTRY_PLAYBOOKS = sorted(
+    path.name for path in (TOP / "playbooks").glob("*.yml") if path.name not in ("validate.yml", "audit.yml")
+)
+
+
+@pytest.mark.parametrize("playbook", ENTRY_PLAYBOOKS)
+def test_entry_playbook_starts_with_the_validation_play(playbook):
+    # audit.yml first refuses to run outside check mode, then imports site.yml.
+    first = yaml.safe_load((TOP / "playbooks" / playbook).read_text())[0]
+    assert first.get("ansible.builtin.import_playbook") == "validate.yml", f"{playbook} starts with {first}"
+
+
+def test_site_playbook_runs_every_capability_in_order():
+    plays = yaml.safe_load((TOP / "playbooks" / "site.yml").read_text())
+    imported = [play["ansible.builtin.import_playbook"] for play in plays]
+    # The hub before the routers (their tunnels name its key), the routers
+    # before what stands behind them.
+    order = ["validate.yml", "base.yml", "hub.yml", "routers.yml", "access_points.yml", "eservices.yml"]
+    assert imported == order
