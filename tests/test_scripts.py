@@ -57,7 +57,7 @@ def test_setup_as_non_root_prints_the_exact_install_command(tmp_path):
     assert (
         "Run as root:  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y" in result.stderr
     )
-    assert "podman runc debootstrap" in result.stderr
+    assert "podman runc netavark aardvark-dns iptables debootstrap" in result.stderr
 
 
 @pytest.fixture
