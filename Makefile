@@ -14,7 +14,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Molecule scenarios: every folder under molecule/ with a molecule.yml.
 SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images check-collections lint unit molecule test lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
+.PHONY: help setup images check-collections lint unit setup-check molecule test test-log lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ansible-lint --offline
 
 unit: setup ## Unit tests of the Python plugins and scripts
-	python3 -m pytest tests
+	python3 -m pytest tests --ignore=tests/containers
+
+setup-check: images ## scripts/setup's system part and preflight in clean Debian 12 and 13 containers
+	python3 -m pytest tests/containers
 
 molecule: images ## Every Molecule scenario, one after the other
 	@for s in $(SCENARIOS); do \
@@ -43,8 +46,16 @@ molecule: images ## Every Molecule scenario, one after the other
 	  molecule test -s $$s || exit 1; \
 	done
 
-test: check-collections lint unit molecule lab-check ## The whole suite: what CI runs
+# Every Ansible run of the suite logs to one file, read at the end for
+# deprecation warnings (scripts/check-deprecations).
+TEST_LOG := $(CURDIR)/.cache/test-logs/ansible.log
+test: export ANSIBLE_LOG_PATH := $(TEST_LOG)
+test: test-log check-collections lint unit setup-check molecule lab-check ## The whole suite: what CI runs
+	@python3 scripts/check-deprecations $(TEST_LOG)
 	@echo "All checks passed."
+
+test-log:
+	@mkdir -p $(dir $(TEST_LOG)) && : > $(TEST_LOG)
 
 lab-check: images ## The main job end to end on a fresh lab, then tear it down
 	@scripts/lab check

@@ -62,37 +62,81 @@ def test_setup_as_non_root_prints_the_exact_install_command(tmp_path):
 
 @pytest.fixture
 def fake_podman(tmp_path):
-    """podman and debootstrap stand-ins that log their calls; the label is in LABEL_FILE."""
+    """podman and debootstrap stand-ins that log their calls; `podman build`
+    records the image's input label in labels/<image>, as podman would."""
     log = tmp_path / "calls.log"
-    label = tmp_path / "label"
-    label.write_text("")
+    labels = tmp_path / "labels"
+    labels.mkdir()
     stand_in(
         tmp_path,
         "podman",
         f'echo "podman $*" >> {log}\n'
-        f'case "$1 $2" in "image inspect") cat {label};; "import -"*|import*) cat >/dev/null;; esac',
+        'last=""; for a in "$@"; do last=$a; done\n'
+        'case "$1 $2" in\n'
+        f'  "image inspect") cat "{labels}/$(echo "$last" | tr "/:" "__")" 2>/dev/null;;\n'
+        '  "import -"*|import*) cat >/dev/null;;\n'
+        '  "build "*) prev=""; for a in "$@"; do\n'
+        '      [ "$prev" = "-t" ] && tag=$a; [ "$prev" = "--label" ] && value=${a#org.patn.inputs=}\n'
+        "      prev=$a; done\n"
+        f'    echo "$value" > "{labels}/$(echo "$tag" | tr "/:" "__")";;\n'
+        "esac",
     )
     stand_in(tmp_path, "debootstrap", f'echo "debootstrap $*" >> {log}; mkdir -p "$4"')
-    return tmp_path, log, label
+    return tmp_path, log, labels
+
+
+def built(log):
+    """(image, input hash) of each `podman build` logged."""
+    found = []
+    for line in log.read_text().splitlines():
+        if line.startswith("podman build"):
+            words = line.split()
+            found.append((words[words.index("-t") + 1], line.split("org.patn.inputs=")[1].split()[0]))
+    return found
 
 
 def test_lab_images_are_rebuilt_only_when_their_inputs_change(fake_podman):
-    folder, log, label = fake_podman
+    folder, log, _ = fake_podman
     first = run("build-lab-images", "debian12", path_first=folder)
     assert first.returncode == 0, first.stderr
-    calls = log.read_text()
-    assert "debootstrap --variant=minbase" in calls
-    built_with = next(line for line in calls.splitlines() if line.startswith("podman build"))
-    input_hash = built_with.split("org.patn.inputs=")[1].split()[0]
+    assert "debootstrap --variant=minbase" in log.read_text()
+    [(image, input_hash)] = built(log)
+    assert image == "localhost/patn-lab:debian12"
 
-    # The images now carry that hash: nothing is built again.
-    label.write_text(input_hash)
+    # The image now carries that hash: nothing is built again.
     log.write_text("")
     second = run("build-lab-images", "debian12", path_first=folder)
     assert second.returncode == 0, second.stderr
     assert f"is up to date ({input_hash})" in second.stdout
     assert "debootstrap" not in log.read_text()
     assert "podman build" not in log.read_text()
+
+
+def test_the_molecule_image_is_rebuilt_when_its_base_image_changes(fake_podman):
+    folder, log, _ = fake_podman
+    first = run("build-lab-images", "debian12-services", path_first=folder)
+    assert first.returncode == 0, first.stderr
+    (base, base_hash), (services, services_hash) = built(log)
+    assert (base, services) == ("localhost/patn-lab:debian12", "localhost/patn-lab:debian12-services")
+    assert "Containerfile.services" in log.read_text()
+
+    # Both up to date: nothing built.
+    log.write_text("")
+    assert run("build-lab-images", "debian12-services", path_first=folder).returncode == 0
+    assert built(log) == []
+
+    # The base image's inputs change (another mirror): the Molecule image follows.
+    log.write_text("")
+    third = run(
+        "build-lab-images",
+        "debian12-services",
+        path_first=folder,
+        env_extra={"PATN_DEBIAN_MIRROR": "http://mirror.example/debian"},
+    )
+    assert third.returncode == 0, third.stderr
+    (_, new_base_hash), (_, new_services_hash) = built(log)
+    assert new_base_hash != base_hash
+    assert new_services_hash != services_hash
 
 
 def test_benchmark_speed_refuses_zero_runs():
@@ -108,3 +152,32 @@ def test_benchmark_speed_reuse_without_a_running_lab_stops_before_any_run(tmp_pa
     assert result.returncode == 1
     assert "no lab container is running" in result.stderr
     assert log.read_text().startswith("podman ps --filter label=org.patn.lab=true")
+
+
+DEPRECATED_ALIAS = (
+    "2026-11-30 13:29:17,768 p=1 u=root n=ansible INFO| [DEPRECATION WARNING]: The 'database' "
+    "alias is deprecated. This feature will be removed from collection 'community.postgresql' "
+    "version 5.0.0.\n"
+)
+MITOGEN_STRATEGY = (
+    "2026-11-30 13:29:17,768 p=1 u=root n=ansible INFO| [DEPRECATION WARNING]: Use of strategy "
+    "plugins not included in ansible.builtin are deprecated and do not carry any backwards "
+    "compatibility guarantees.\n"
+)
+
+
+def test_check_deprecations_fails_on_a_deprecation_and_names_it(tmp_path):
+    log = tmp_path / "ansible.log"
+    log.write_text(MITOGEN_STRATEGY + DEPRECATED_ALIAS + DEPRECATED_ALIAS)
+    result = run("check-deprecations", str(log))
+    assert result.returncode == 1
+    assert "(2x) The 'database' alias is deprecated" in result.stderr
+    assert "strategy plugins" not in result.stderr
+
+
+def test_check_deprecations_accepts_only_what_it_lists_with_a_reason(tmp_path):
+    log = tmp_path / "ansible.log"
+    log.write_text(MITOGEN_STRATEGY * 3 + "2026-11-30 13:29:18,000 p=1 u=root n=ansible INFO| ok: [h]\n")
+    result = run("check-deprecations", str(log))
+    assert result.returncode == 0, result.stderr
+    assert "3 accepted on purpose" in result.stdout
