@@ -78,6 +78,11 @@ def first_line(result: Mapping) -> str:
                 break
     lines = _lines(message) or _lines(result.get("stderr"))[-1:]
     text = lines[0] if lines else "(no message)"
+    # A first line that only announces what follows (Mitogen's "EOF on
+    # stream; last 100 lines received:") gets the last of those lines: the
+    # reason, such as SSH's own error.
+    if text.endswith(":") and len(lines) > 1:
+        text = f"{text} {lines[-1]}"
     if len(text) > MESSAGE_LENGTH:
         text = text[: MESSAGE_LENGTH - 3] + "..."
     return text
