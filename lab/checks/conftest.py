@@ -50,12 +50,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def ansible_env():
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_CACHE_PLUGIN_CONNECTION=str(TOP / ".cache" / "facts-lab"),
-    )
-    return env
+    return dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
 
 
 # The short table of results printed after the checks: one line per check
