@@ -138,8 +138,8 @@ def test_network_sysctl_is_live(host, name, value):
 def test_kernel_wide_sysctl_is_persisted_for_boot(host):
     # Containers share the host's kernel: the value is written, not applied.
     conf = host.file("/etc/sysctl.d/60-patn-base.conf").content_string
-    assert "kernel.kptr_restrict=2" in conf
-    assert "fs.protected_symlinks=1" in conf
+    assert "kernel.kptr_restrict = 2" in conf.splitlines()
+    assert "fs.protected_symlinks = 1" in conf.splitlines()
 
 
 # --- Logs -------------------------------------------------------------------
