@@ -9,7 +9,7 @@ import json
 import re
 import subprocess
 
-from conftest import INVENTORY, TOP, lab_hosts
+from conftest import INVENTORY, TOP, lab_hosts, lab_inventory
 
 
 def run(command, timeout=120, **kwargs):
@@ -63,8 +63,10 @@ def test_second_run_of_site_changes_nothing(ansible_env):
 
 def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # Run the nightly backup now on the e-service server, then scrape that
-    # server's node exporter from the hub, as the data centre would.
+    # server's node exporter from the hub, as the data centre would: on the
+    # server's management address planned in the registry.
     ports = lab_hosts()
+    address = lab_inventory()["ptn-dc-srv1"]["patn_management_address"]
     server = run(
         [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1",
          "sudo -n systemctl start patn-backup.service && sudo -n patn-restic snapshots --json"],
@@ -72,7 +74,7 @@ def test_backup_runs_and_monitoring_sees_it(ssh_base):
     )  # fmt: skip
     assert server.returncode == 0, server.stderr
     assert json.loads(server.stdout), "no snapshot in the server's repository"
-    url = "http://patn-lab-ptn-dc-srv1:9100/metrics"
+    url = f"http://{address}:9100/metrics"
     script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=10).read().decode())"
     hub = run([*ssh_base, "-p", str(ports["ptn-dc-hub1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
     assert hub.returncode == 0, hub.stderr
