@@ -171,6 +171,55 @@ def test_unattended_upgrades_are_on_for_security(host):
     assert host.service("apt-daily-upgrade.timer").is_enabled
 
 
+def test_the_security_suite_is_a_package_source(host):
+    codename = host.system_info.codename
+    policy = host.check_output("apt-cache policy")
+    assert f"{codename}-security/main" in policy
+    assert f"{codename}-updates/main" in policy
+    # The legacy file holds no source any more (it would be read twice).
+    legacy = host.file("/etc/apt/sources.list").content_string
+    assert not [line for line in legacy.splitlines() if line.startswith("deb")]
+    assert (
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+        in host.file("/etc/apt/sources.list.d/debian.sources").content_string
+    )
+
+
+# Small packages often updated by the security suite: one of them is put
+# back to its release version when no security update happens to be pending.
+PINNABLE = ["tzdata", "login.defs", "libzstd1", "libexpat1", "openssl", "libssl3"]
+
+
+def pending_security_updates(host):
+    listed = host.run("apt list --upgradable 2>/dev/null").stdout
+    return [line.split("/")[0] for line in listed.splitlines() if "-security " in line]
+
+
+def pin_an_older_version(host, codename):
+    for package in PINNABLE:
+        madison = host.run("apt-cache madison %s", package).stdout
+        release = [
+            line.split("|")[1].strip() for line in madison.splitlines() if f" {codename}/main " in line
+        ]
+        in_security = [line for line in madison.splitlines() if f"{codename}-security/main" in line]
+        if release and in_security:
+            host.check_output("apt-get install -y -qq --allow-downgrades %s=%s", package, release[0])
+            return package
+    pytest.fail(f"no security update pending and none of {PINNABLE} can be put back to its release version")
+
+
+def test_a_pending_security_update_is_what_unattended_upgrades_would_install(host):
+    codename = host.system_info.codename
+    pending = pending_security_updates(host) or [pin_an_older_version(host, codename)]
+    assert pending_security_updates(host), "still no security update pending"
+    result = host.run("unattended-upgrade --dry-run -d 2>&1")
+    marker = "pkgs that look like they should be upgraded:"
+    assert marker in result.stdout, result.stdout[-3000:]
+    # The list starts after the marker, one package per line.
+    listed = result.stdout.split(marker, 1)[1].split()[:200]
+    assert set(pending) & set(listed), (pending, listed[:20])
+
+
 def test_unattended_upgrades_config_parses(host):
     # unattended-upgrade reads its configuration and stops before downloading.
     result = host.run("unattended-upgrade --dry-run --debug 2>&1 | head -50")
