@@ -130,6 +130,29 @@ def test_no_secret_leaves_the_run(lab):
     assert "wpa_passphrase" not in hostapd
 
 
+def test_a_vault_file_is_left_out_without_its_password(tmp_path):
+    inventory = lab_copy(tmp_path, {})
+    (tmp_path / "password").write_text("a-throwaway-test-password\n")
+    (tmp_path / "vault.yml").write_text("vault_lab_test: a value nobody reads\n")
+    encrypted = inventory / "group_vars" / "lab" / "vault.yml"
+    subprocess.run(
+        [
+            "ansible-vault",
+            "encrypt",
+            "--vault-password-file",
+            tmp_path / "password",
+            "--output",
+            encrypted,
+            tmp_path / "vault.yml",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    result = validate("-i", inventory, "--no-container")
+    assert f"note: {encrypted}: vault-encrypted, left out" in result.stdout, said(result)
+    assert result.stdout.splitlines()[-1].startswith("FAILED: 5 hosts, 117 files, "), said(result)
+
+
 @pytest.fixture(scope="module")
 def production(tmp_path_factory):
     out = tmp_path_factory.mktemp("production-files")

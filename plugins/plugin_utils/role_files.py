@@ -293,12 +293,10 @@ class RoleFiles:
         ministries = {
             name.removeprefix("ministry_") for name in self.inventory.groups if name.startswith("ministry_")
         }
-        self.placeholder_names: list[str] = []
         for example in sorted(inventory.glob("group_vars/*/vault.yml.example")):
             values = placeholders(self.loader.load_from_file(str(example)) or {}, set(self.hosts), ministries)
             for name, value in values.items():
                 self.inventory.groups["all"].set_variable(name, value)
-                self.placeholder_names.append(name)
 
     def _stand_ins(self, stand_ins: Mapping) -> None:
         """Run-time values from the stand-ins file: variables above
