@@ -94,7 +94,7 @@ def test_the_lab_today_fails_only_for_the_scrape_of_its_routers(lab):
     assert len(failed) == 3, said(result)
     assert all("metrics scrape" in line and "chain patn input" in line for line in failed)
     last = result.stdout.splitlines()[-1]
-    assert last.startswith("FAILED: 5 hosts, 117 files, ")
+    assert last.startswith("FAILED: 5 hosts, 132 files, ")
     assert "; 3 failures (lab, " in last
 
 
@@ -150,7 +150,7 @@ def test_a_vault_file_is_left_out_without_its_password(tmp_path):
     )
     result = validate("-i", inventory, "--no-container")
     assert f"note: {encrypted}: vault-encrypted, left out" in result.stdout, said(result)
-    assert result.stdout.splitlines()[-1].startswith("FAILED: 5 hosts, 117 files, "), said(result)
+    assert result.stdout.splitlines()[-1].startswith("FAILED: 5 hosts, 132 files, "), said(result)
 
 
 @pytest.fixture(scope="module")
