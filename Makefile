@@ -11,8 +11,6 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-# Molecule scenarios: every folder under molecule/ with a molecule.yml.
-SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 .PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
 
@@ -47,11 +45,10 @@ validate: setup ## Render and check every role's files for every host, and the s
 setup-check: images ## scripts/setup's system part and preflight in clean Debian 12 and 13 containers
 	python3 -m pytest tests/containers
 
-molecule: images ## Every Molecule scenario, one after the other
-	@for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
-	done
+# Scenarios side by side (MOLECULE_JOBS at a time), the heaviest first.
+MOLECULE_JOBS ?= 2
+molecule: images ## Every Molecule scenario, two at a time (MOLECULE_JOBS=1: one after the other)
+	@python3 scripts/molecule-all --jobs $(MOLECULE_JOBS)
 
 # Every Ansible run of the suite logs to one file, read at the end for
 # deprecation warnings (scripts/check-deprecations).
