@@ -32,8 +32,8 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ruff format --check .
 	ansible-lint --offline
 
-unit: setup ## Unit tests of the Python plugins and scripts
-	python3 -m pytest tests --ignore=tests/containers
+unit: setup ## Unit tests of the Python plugins and scripts (on both cores)
+	python3 -m pytest -n 2 tests --ignore=tests/containers
 
 # Every file every role writes, for every host of inventories/$(ENV), checked
 # offline by the programs that read them in one network-less container, then
