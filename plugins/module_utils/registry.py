@@ -34,12 +34,12 @@ from ansible_collections.patn.infra.plugins.module_utils.registry_schema import 
     NATIONAL_SCHEMA,
     SITES_SCHEMA,
 )
+from ansible_collections.patn.infra.plugins.module_utils.secret_words import is_secret_name
 from jsonschema import Draft202012Validator
 from netaddr import AddrFormatError, IPNetwork
 
 # libyaml's safe loader when PyYAML has it: several times faster on big registries.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SECRET_FIELD = re.compile(r"password|passphrase|secret|psk|private_key|token", re.IGNORECASE)
 VAULT_REFERENCE = re.compile(r"^\{\{\s*vault_[A-Za-z0-9_]+\s*\}\}$")
 # The device role whose placement a site's access_points give.
 ACCESS_POINT_ROLE = "access_point"
@@ -269,9 +269,7 @@ def _secret_problems(path: str, site: str, values: Any, trail: str) -> list[Prob
     if isinstance(values, dict):
         for key, value in values.items():
             here = f"{trail}.{key}"
-            if SECRET_FIELD.search(str(key)) and not (
-                isinstance(value, str) and VAULT_REFERENCE.match(value)
-            ):
+            if is_secret_name(key) and not (isinstance(value, str) and VAULT_REFERENCE.match(value)):
                 problems.append(
                     Problem(
                         path,
