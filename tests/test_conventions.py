@@ -193,3 +193,62 @@ def test_the_files_holding_secrets_are_recognised():
         "backup/main.yml: Write the repository environment (root only)",
     } <= seen
     assert any(entry.startswith("eservice/app.yml: Environment file") for entry in seen)
+
+
+CHECK = "patn.infra.config_inputs"
+
+
+def entry_points(role):
+    """Entry point -> its options, from meta/argument_specs.yml."""
+    specs = load(TOP / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    return {entry: spec.get("options", {}) for entry, spec in specs.items()}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_option_that_reaches_a_file_as_text_is_checked(role):
+    # A bool, or a str with choices, is held to its values by the argument
+    # specs; any other option is checked (meta/config_inputs.yml), or says why not.
+    inputs = load(TOP / "roles" / role / "meta" / "config_inputs.yml")
+    for entry, options in entry_points(role).items():
+        assert entry in inputs, f"roles/{role}/meta/config_inputs.yml has no entry point '{entry}'"
+        named = set(inputs[entry]["checked"]) | set(inputs[entry]["unchecked"] or {})
+        loose = [
+            name
+            for name, option in options.items()
+            if option.get("type") != "bool" and "choices" not in option
+        ]
+        missing = sorted(set(loose) - named)
+        assert not missing, (
+            f"roles/{role}/meta/config_inputs.yml ({entry}): neither checked nor unchecked: {missing}"
+        )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_checks_name_only_known_variables(role):
+    # The role's options, another role's (pki__cert_dir), or what the registry gives every host.
+    known = {name for other in ROLES for options in entry_points(other).values() for name in options}
+    inputs = load(TOP / "roles" / role / "meta" / "config_inputs.yml")
+    for entry, sections in inputs.items():
+        unknown = [
+            name
+            for name in [*sections["checked"], *(sections["unchecked"] or {})]
+            if name not in known and name != "inventory_hostname" and not name.startswith("patn_")
+        ]
+        assert not unknown, f"roles/{role}/meta/config_inputs.yml ({entry}): unknown variables {unknown}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_entry_point_checks_its_values_before_anything_else(role):
+    # Only assertions (which write nothing) may come before the check, always tagged so
+    # that no --tags run writes a file unchecked.
+    for entry in entry_points(role):
+        tasks = load(TOP / "roles" / role / "tasks" / f"{entry}.yml")
+        index = next((i for i, task in enumerate(tasks) if CHECK in task), None)
+        assert index is not None, f"roles/{role}/tasks/{entry}.yml does not run {CHECK}"
+        before = [task.get("name") for task in tasks[:index] if "ansible.builtin.assert" not in task]
+        assert not before, f"roles/{role}/tasks/{entry}.yml: before the check: {before}"
+        check = tasks[index]
+        assert "always" in check.get("tags", []), (
+            f"roles/{role}/tasks/{entry}.yml: the check is not tagged always"
+        )
+        assert (check[CHECK] or {}).get("entry_point", "main") == entry
