@@ -422,3 +422,31 @@ def test_audit_summary_refuses_an_unreadable_log(folder, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert not result.stdout
+
+
+class _Stub:
+    """Attributes given by name: the parts of a task result the callback reads."""
+
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+def test_a_line_whose_secrets_cannot_be_listed_keeps_nothing_that_could_hold_one(tmp_path, monkeypatch):
+    callback = audit.CallbackModule()
+    callback._plugin_options["log_dir"] = str(tmp_path)  # as set_options would, without the plugin loader
+
+    def fails(_result):
+        raise RuntimeError("no variables")
+
+    monkeypatch.setattr(callback, "_learn_vaulted", fails)
+    task = _Stub(check_mode=False, no_log=False, action="ansible.builtin.copy", _uuid="t1")
+    result = _Stub(
+        result={"changed": True, "diff": {"before": "", "after": "password-free secret v-0e1f\n"}},
+        task=task,
+        task_name="Write with v-0e1f",
+        task_fields={"no_log": False, "args": {}},
+        host=_Stub(get_name=lambda: "sante-bzv-hq-srv1"),
+    )
+    callback.v2_runner_on_ok(_Stub(is_changed=lambda: True, **result.__dict__))
+    line = json.loads(next(tmp_path.glob("*.jsonl")).read_text())
+    assert (line["task"], line["diff"]) == ("(withheld)", "(withheld)")

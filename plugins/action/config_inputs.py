@@ -66,11 +66,14 @@ class ActionModule(ActionBase):
         names, refused = [], []
         for name, spec in checked.items():
             try:
-                value = self._templar.resolve_variable_expression(name)
+                # Lazy: a part of the value is computed when the check reads it.
+                refusals = config_values.check(
+                    name, self._templar.resolve_variable_expression(name), spec, _hidden
+                )
             except AnsibleUndefinedVariable:
                 continue  # the argument specs and the role's own checks deal with it
             names.append(name)
-            refused += config_values.check(name, value, spec, _hidden)
+            refused += refusals
         host = (task_vars or {}).get("inventory_hostname", "this host")
         result.update(changed=False, checked=names, refused=refused)
         if refused:
