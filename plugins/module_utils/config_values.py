@@ -169,6 +169,10 @@ KINDS: dict[str, tuple[Callable[[str], bool], str]] = {
         lambda text: ".." not in text and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+~-]*", text) is not None,
         "a version (letters, digits and ._+~-, no '/')",
     ),
+    "wireguard_key": (
+        _regex(r"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="),
+        "a WireGuard key (44 characters of base64)",
+    ),
     "snapshot": (_regex(r"latest|[0-9a-f]{8,64}"), "latest or a snapshot id"),
     "restic_repository": (
         _regex(rf"{_PATH}|[a-z0-9]+:[^\s\"'\\]+"),
