@@ -32,6 +32,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.playbook import Playbook
 from ansible.playbook.block import Block
 from ansible.template import Templar
+from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 from ansible_collections.patn.infra.plugins.module_utils import config_values
 
@@ -52,6 +53,9 @@ def main(inventory_path: str) -> dict:
     loader = DataLoader()
     inventory = InventoryManager(loader=loader, sources=[inventory_path])
     variable_manager = VariableManager(loader=loader, inventory=inventory)
+    HostVars(
+        inventory=inventory, variable_manager=variable_manager, loader=loader
+    )  # hostvars, as a run has it
     playbook = Playbook.load(
         str(TOP / "playbooks" / "site.yml"), variable_manager=variable_manager, loader=loader
     )
