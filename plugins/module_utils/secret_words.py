@@ -17,7 +17,6 @@ import re
 # radius__client_secrets, PresharedKey, Cleartext-Password.
 WORDS = (
     "password",
-    "passwd",
     "passphrase",
     "secret",
     "token",
@@ -30,9 +29,9 @@ WORDS = (
     "apikey",
     "credential",
 )
-# Found only as a whole part of a name (db_pass, PASS, smtp-pw), so that
-# bypass, passive or compass are not taken for secrets.
-PARTS = ("pass", "pwd", "pw")
+# Found only as a whole part of a name (db_pass, PASS, smtp-pw, db_passwd), so
+# that bypass, passive, compass or sudo's NOPASSWD are not taken for secrets.
+PARTS = ("pass", "passwd", "pwd", "pw")
 
 # The alternatives of a regular expression matching a secret name (no group).
 PATTERN = "|".join(
