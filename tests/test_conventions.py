@@ -88,6 +88,20 @@ def test_role_has_a_molecule_scenario_with_idempotence(role):
         assert tests, f"molecule/{scenario.name} has no testinfra tests"
 
 
+def test_both_strategies_are_proven_by_molecule():
+    # Mitogen is the default (ansible.cfg); ANSIBLE_STRATEGY=linear is the
+    # operators' switch back to Ansible's own, so a scenario must run with it.
+    config = (TOP / "ansible.cfg").read_text()
+    assert re.search(r"^strategy = mitogen_linear$", config, re.M), "ansible.cfg no longer chooses Mitogen"
+    strategies = {
+        scenario.name: load(scenario / "molecule.yml").get("provisioner", {}).get("env", {}).get("ANSIBLE_STRATEGY")
+        for scenario in (TOP / "molecule").iterdir()
+        if (scenario / "molecule.yml").is_file()
+    }
+    assert "linear" in strategies.values(), f"no Molecule scenario sets ANSIBLE_STRATEGY: linear: {strategies}"
+    assert None in strategies.values(), "no Molecule scenario runs with the default strategy (Mitogen)"
+
+
 @pytest.mark.parametrize(("kind", "path"), PLUGINS, ids=[f"{k}/{p.stem}" for k, p in PLUGINS])
 def test_ansible_doc_shows_every_plugin(kind, path):
     # An action plugin is documented by the module of the same name.
