@@ -42,7 +42,7 @@ validate: setup ## Render and check every role's files for every host, and the s
 	@scripts/build-lab-images debian12-services
 	python3 scripts/validate --env $(or $(ENV),production) $(if $(LIMIT),--limit '$(LIMIT)')
 
-setup-check: images ## scripts/setup's system part and preflight in clean Debian 12 and 13 containers
+setup-check: images ## The tests that need the lab images: scripts/setup in clean Debian 12 and 13, make validate's real checkers
 	python3 -m pytest tests/containers
 
 # Scenarios side by side (MOLECULE_JOBS at a time), the heaviest first.

@@ -4,10 +4,10 @@ offline for every host of an inventory and checked; the service contract.
 The render runs with --no-container (no podman needed): each file of
 tests/fixtures/validate/errors/ changes a copy of the lab inventory and
 lists what the run must print. Two tests read the production inventory
-(about 20 s each, --limit to one hospital and the hub). One test, named
-so, runs the real checkers in the validation container on the lab; it is
-skipped where podman or the image localhost/patn-lab:debian12-services is
-missing.
+(about 20 s each, --limit to one hospital and the hub). The real checkers
+in the validation container are tested in
+tests/containers/test_validate_checkers.py (make setup-check: it needs the
+lab images).
 """
 
 import json
@@ -24,7 +24,6 @@ from conftest import FIXTURES, TOP
 HERE = FIXTURES / "validate"
 ERRORS = sorted(path.stem for path in (HERE / "errors").glob("*.yml"))
 CONTRACT_LAB = FIXTURES / "service_contract" / "lab"
-IMAGE = "localhost/patn-lab:debian12-services"
 CONTAINERS_CONF = TOP / "lab" / "containers.conf"
 PRODUCTION_VAULT = TOP / "inventories" / "production" / "group_vars" / "all" / "vault.yml.example"
 # One hospital, its access points, and the hub on the way to the data centre.
@@ -208,32 +207,3 @@ def test_placeholders_are_shaped_like_the_example():
         assert value.startswith("placeholder-")
         assert 16 <= len(value) <= 63
     assert made["vault_base__admin_users"][0]["name"] == placeholder("vault_base__admin_users[0].name")
-
-
-def podman_image_missing():
-    if shutil.which("podman") is None:
-        return True
-    env = dict(os.environ, CONTAINERS_CONF=str(CONTAINERS_CONF))
-    found = subprocess.run(["podman", "image", "exists", IMAGE], env=env, check=False, capture_output=True)
-    return found.returncode != 0
-
-
-@pytest.mark.skipif(podman_image_missing(), reason=f"needs podman and {IMAGE} (scripts/build-lab-images)")
-def test_validate_lab_with_the_real_checkers_in_the_container(tmp_path):
-    """The one test with podman (about 15 s): the lab's files checked by the
-    real programs in the validation container, with two broken on purpose."""
-    given = yaml.safe_load((HERE / "checkers.yml").read_text())
-    result = validate("-i", lab_copy(tmp_path, given["group_vars"]), timeout=120)
-    assert result.returncode == 1, said(result)
-    for line in given["expected"]:
-        assert line in result.stdout, said(result)
-    lines = result.stdout.splitlines()
-    failed = [line for line in lines if line.startswith("FAILED ") and line.endswith(" failed:")]
-    # sshd on all five hosts, Kea on both site routers, hostapd on both
-    # radios: every other check passed.
-    assert len(failed) == 9, said(result)
-    # The base role's argument specs refuse the value before sshd would.
-    assert "argument 'base__ssh_max_auth_tries' is of type str" in result.stdout
-    assert "MaxAuthTries integer value invalid" in result.stdout, said(result)
-    assert "invalid host identifier value '02:00:00:00:zz:01'" in result.stdout, said(result)
-    assert "(0 by the programs" not in result.stdout
