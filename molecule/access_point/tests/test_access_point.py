@@ -224,3 +224,27 @@ def test_secrets_and_key_are_readable_by_freeradius_only(router):
     ):
         item = router.file(path)
         assert (item.user, item.group, item.mode) == ("root", "freerad", 0o640), path
+
+
+def test_a_configuration_freeradius_refuses_is_never_written(router):
+    # side_effect.yml ran the role with two access points at one address: the
+    # clients file failed its check (freeradius -XC on a copy of the tree).
+    outcome = router.file("/root/radius-refused").content_string
+    assert outcome.startswith("The access points, each with its own secret"), outcome
+    assert "failed to validate" in outcome
+    assert "Failed to add duplicate client" in outcome
+    for name in ("wifi-ap1", "wifi-ap2"):
+        assert secret(name) not in outcome
+
+
+def test_the_live_configuration_and_freeradius_outlive_the_refusal(router):
+    live = router.check_output(
+        "cd /etc/freeradius/3.0 && sha256sum clients.conf radiusd.conf sites-available/patn "
+        "mods-available/eap mods-config/files/authorize"
+    )
+    assert live + "\n" == router.file("/root/radius-before").content_string
+    # Never restarted with a refused file: the same main process.
+    pid = router.check_output("systemctl show -p MainPID --value freeradius")
+    assert pid == router.file("/root/radius-pid-before").content_string.strip()
+    assert router.service("freeradius").is_running
+    assert not router.run("ls -d /tmp/tmp.*").stdout, "a copy of the configuration was left behind"

@@ -47,3 +47,44 @@ def test_environment_file_with_the_password_is_private(host):
     env = host.file("/etc/eservice-registres.env")
     assert env.mode == 0o640
     assert env.group == "es-registres"
+
+
+def test_the_rollback_restored_the_previous_environment_and_unit_and_found_it_healthy(host):
+    failure = host.file("/root/deploy-2.0.0-failure").content_string
+    assert (
+        "rolled back to releases/1.1.0 (its environment and unit too), which answers its health check"
+        in failure
+    )
+    release = "/opt/eservices/registres/releases/1.1.0/.patn"
+    live = {
+        "app.env": "/etc/eservice-registres.env",
+        "eservice.service": "/etc/systemd/system/eservice-registres.service",
+    }
+    for name, path in live.items():
+        assert host.file(path).content == host.file(f"{release}/{name}").content, path
+    assert "RELEASE_NOTE" not in host.file("/etc/eservice-registres.env").content_string
+    assert "/ready" not in host.file("/etc/systemd/system/eservice-registres.service").content_string
+    # The running process started after 1.1.0's environment was back (its
+    # environ is not readable here: podman gives root no CAP_SYS_PTRACE).
+    started = host.check_output(
+        'date -d "$(systemctl show -p ExecMainStartTimestamp --value eservice-registres)" +%s'
+    )
+    assert int(started) >= int(host.check_output("stat -c %Y /etc/eservice-registres.env"))
+    # systemd runs the unit on disk (daemon-reload after the restore).
+    assert host.check_output("systemctl show -p NeedDaemonReload --value eservice-registres") == "no"
+
+
+def test_each_release_keeps_its_own_environment_and_unit(host):
+    broken = "/opt/eservices/registres/releases/2.0.0/.patn"
+    assert "RELEASE_NOTE=broken-2.0.0" in host.file(f"{broken}/app.env").content_string
+    assert (
+        "# Health check: http://127.0.0.1:8001/ready"
+        in host.file(f"{broken}/eservice.service").content_string
+    )
+    for release in ("1.1.0", "2.0.0"):
+        folder = host.file(f"/opt/eservices/registres/releases/{release}/.patn")
+        assert folder.mode == 0o750
+        assert folder.group == "es-registres"
+        env = host.file(f"{folder.path}/app.env")
+        assert env.mode == 0o640
+        assert env.group == "es-registres"

@@ -58,3 +58,23 @@ def test_weak_tls_1_2_cipher_is_refused(host):
 def test_configuration_passes_nginx_check(host):
     assert host.run("nginx -t").rc == 0
     assert host.service("nginx").is_running
+
+
+@pytest.mark.parametrize("refused", ["upstream", "cipher"])
+def test_a_refused_configuration_is_never_written(host, refused):
+    # side_effect.yml ran the role with a value nginx refuses: the template
+    # task failed on its check, before the file replaced the live one.
+    outcome = host.file(f"/root/nginx-refused-{refused}").content_string
+    assert outcome.startswith(("Write the main configuration", "Write one virtual host")), outcome
+    assert "failed to validate" in outcome
+    assert "test failed" in outcome
+
+
+def test_the_live_configuration_and_nginx_outlive_the_refusals(host):
+    live = host.check_output("sha256sum /etc/nginx/nginx.conf /etc/nginx/sites-available/*")
+    assert live + "\n" == host.file("/root/nginx-before").content_string
+    # Never reloaded nor restarted with a refused file: the same main process.
+    pid = host.check_output("systemctl show -p MainPID --value nginx")
+    assert pid == host.file("/root/nginx-pid-before").content_string.strip()
+    assert host.service("nginx").is_running
+    assert not host.run("ls /tmp/tmp.*").stdout, "a copy of the configuration was left behind"
