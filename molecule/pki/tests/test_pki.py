@@ -57,6 +57,9 @@ def signed_by_the_issuing_ca(name):
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False
+        )
         .sign(issuing_key(), hashes.SHA256())
     )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
