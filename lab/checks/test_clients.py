@@ -85,7 +85,7 @@ def lab_root_ca():
     for client in [*STAFF_CLIENTS, GUEST_CLIENT]:
         destination = f"patn-lab-client-{client}:/tmp/lab-root-ca.crt"
         copied = subprocess.run(
-            ["podman", "cp", str(LAB_DIR / "pki" / "ca.crt"), destination],
+            ["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), destination],
             capture_output=True,
             text=True,
             check=False,
@@ -203,7 +203,7 @@ def supplicant(hostvars):
     ministry = hostvars[ACCESS_POINT]["patn_ministry"]
     user, password = f"agent.{ministry}", lab_secret(f"radius-user-agent.{ministry}")
     copied = subprocess.run(
-        ["podman", "cp", str(LAB_DIR / "pki" / "ca.crt"), f"{container}:/root/lab-root-ca.crt"],
+        ["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), f"{container}:/root/lab-root-ca.crt"],
         capture_output=True,
         text=True,
         check=False,
