@@ -257,7 +257,12 @@ def test_role_stops_when_a_segment_s_zone_has_no_entry(tmp_path):
 
 @pytest.mark.parametrize(
     ("copy", "registry"),
-    [("site.yml", "production"), ("molecule router", "lab"), ("molecule hub", "lab")],
+    [
+        ("site.yml", "production"),
+        ("molecule router", "lab"),
+        ("molecule router2", "lab"),
+        ("molecule hub", "lab"),
+    ],
 )
 def test_copies_of_the_zone_policy_are_the_registry_s(copy, registry):
     """Where the role runs without the registry, patn_zone_policy is what the plugin gives."""
