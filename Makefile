@@ -11,10 +11,8 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-# Molecule scenarios: every folder under molecule/ with a molecule.yml.
-SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup images check-collections lint unit setup-check molecule test test-log lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
+.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,17 +32,23 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ruff format --check .
 	ansible-lint --offline
 
-unit: setup ## Unit tests of the Python plugins and scripts
-	python3 -m pytest tests --ignore=tests/containers
+unit: setup ## Unit tests of the Python plugins and scripts (on both cores)
+	python3 -m pytest -n 2 tests --ignore=tests/containers
+
+# Every file every role writes, for every host of inventories/$(ENV), checked
+# offline by the programs that read them in one network-less container, then
+# the service contract between the hosts (scripts/validate says how).
+validate: setup ## Render and check every role's files for every host, and the service contract (ENV=production|lab, LIMIT=...)
+	@scripts/build-lab-images debian12-services
+	python3 scripts/validate --env $(or $(ENV),production) $(if $(LIMIT),--limit '$(LIMIT)')
 
 setup-check: images ## scripts/setup's system part and preflight in clean Debian 12 and 13 containers
 	python3 -m pytest tests/containers
 
-molecule: images ## Every Molecule scenario, one after the other
-	@for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
-	done
+# Scenarios side by side (MOLECULE_JOBS at a time), the heaviest first.
+MOLECULE_JOBS ?= 2
+molecule: images ## Every Molecule scenario, two at a time (MOLECULE_JOBS=1: one after the other)
+	@python3 scripts/molecule-all --jobs $(MOLECULE_JOBS)
 
 # Every Ansible run of the suite logs to one file, read at the end for
 # deprecation warnings (scripts/check-deprecations).

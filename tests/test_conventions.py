@@ -5,11 +5,13 @@ from a role to the scenario that proves it; these tests keep them true.
 """
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.patn.infra.plugins.module_utils import secret_words
 from conftest import TOP
 
 ROLES = sorted(p.name for p in (TOP / "roles").iterdir() if (p / "tasks").is_dir())
@@ -122,3 +124,131 @@ def test_site_playbook_runs_every_capability_in_order():
     # before what stands behind them.
     order = ["validate.yml", "base.yml", "hub.yml", "routers.yml", "access_points.yml", "eservices.yml"]
     assert imported == order
+
+
+FILE_MODULES = ("ansible.builtin.template", "ansible.builtin.copy", "ansible.builtin.lineinfile")
+JINJA = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}", re.DOTALL)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def role_tasks(role):
+    """(file, task) for every task of a role, blocks opened."""
+
+    def walk(tasks):
+        for task in tasks or []:
+            yield task
+            for part in ("block", "rescue", "always"):
+                yield from walk(task.get(part))
+
+    for path in sorted((TOP / "roles" / role / "tasks").glob("*.yml")):
+        for task in walk(load(path) if isinstance(load(path), list) else []):
+            yield path.name, task
+
+
+def secret_bearing(role, task, args):
+    """Why a file a task writes holds secrets: a secret-named variable in it, or an environment file."""
+    if str(args.get("dest", args.get("path", ""))).endswith(".env"):
+        return "an environment file"
+    text = str(args.get("content", "")) + str(args.get("line", ""))
+    source = str(args.get("src", ""))
+    if source.endswith(".j2"):
+        # A loop over literal names: each template it writes.
+        loop = task.get("loop") if "{{ item }}" in source and isinstance(task.get("loop"), list) else [None]
+        for item in loop:
+            path = (
+                TOP / "roles" / role / "templates" / (source.replace("{{ item }}", item) if item else source)
+            )
+            text += path.read_text()
+    names = {name for match in JINJA.finditer(text) for name in NAME.findall("".join(match.groups("")))}
+    secret = sorted(name for name in names if secret_words.is_secret_name(name))
+    return f"it holds {', '.join(secret)}" if secret else None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_tasks_writing_a_secret_show_no_diff(role):
+    # A file holding a secret never shows its content: diff: false or no_log: true (never a
+    # condition, which can be false while the file still holds one).
+    shown = []
+    for name, task in role_tasks(role):
+        module = next((key for key in FILE_MODULES if key in task), None)
+        why = module and isinstance(task[module], dict) and secret_bearing(role, task, task[module])
+        if why and task.get("diff") is not False and task.get("no_log") is not True:
+            shown.append(f"tasks/{name}: '{task.get('name')}' ({why})")
+    assert not shown, f"roles/{role}: set diff: false or no_log: true on {shown}"
+
+
+def test_the_files_holding_secrets_are_recognised():
+    # Guards the reading above: the roles' known secret files are seen as such.
+    seen = set()
+    for role in ROLES:
+        for name, task in role_tasks(role):
+            module = next((key for key in FILE_MODULES if key in task), None)
+            if module and isinstance(task[module], dict) and secret_bearing(role, task, task[module]):
+                seen.add(f"{role}/{name}: {task.get('name')}")
+    assert {
+        "access_point/radios.yml: Configuration of each radio, checked by hostapd before it is written",
+        "radius/config.yml: The access points, each with its own secret",
+        "radius/config.yml: Staff accounts",
+        "backup/main.yml: Write the repository password (root only)",
+        "backup/main.yml: Write the repository environment (root only)",
+    } <= seen
+    assert any(entry.startswith("eservice/app.yml: Environment file") for entry in seen)
+
+
+CHECK = "patn.infra.config_inputs"
+
+
+def entry_points(role):
+    """Entry point -> its options, from meta/argument_specs.yml."""
+    specs = load(TOP / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    return {entry: spec.get("options", {}) for entry, spec in specs.items()}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_option_that_reaches_a_file_as_text_is_checked(role):
+    # A bool, or a str with choices, is held to its values by the argument
+    # specs; any other option is checked (meta/config_inputs.yml), or says why not.
+    inputs = load(TOP / "roles" / role / "meta" / "config_inputs.yml")
+    for entry, options in entry_points(role).items():
+        assert entry in inputs, f"roles/{role}/meta/config_inputs.yml has no entry point '{entry}'"
+        named = set(inputs[entry]["checked"]) | set(inputs[entry]["unchecked"] or {})
+        loose = [
+            name
+            for name, option in options.items()
+            if option.get("type") != "bool" and "choices" not in option
+        ]
+        missing = sorted(set(loose) - named)
+        assert not missing, (
+            f"roles/{role}/meta/config_inputs.yml ({entry}): neither checked nor unchecked: {missing}"
+        )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_checks_name_only_known_variables(role):
+    # The role's options, another role's (pki__cert_dir), or what the registry gives every host.
+    known = {name for other in ROLES for options in entry_points(other).values() for name in options}
+    inputs = load(TOP / "roles" / role / "meta" / "config_inputs.yml")
+    for entry, sections in inputs.items():
+        unknown = [
+            name
+            for name in [*sections["checked"], *(sections["unchecked"] or {})]
+            if name not in known and name != "inventory_hostname" and not name.startswith("patn_")
+        ]
+        assert not unknown, f"roles/{role}/meta/config_inputs.yml ({entry}): unknown variables {unknown}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_entry_point_checks_its_values_before_anything_else(role):
+    # Only assertions (which write nothing) may come before the check, always tagged so
+    # that no --tags run writes a file unchecked.
+    for entry in entry_points(role):
+        tasks = load(TOP / "roles" / role / "tasks" / f"{entry}.yml")
+        index = next((i for i, task in enumerate(tasks) if CHECK in task), None)
+        assert index is not None, f"roles/{role}/tasks/{entry}.yml does not run {CHECK}"
+        before = [task.get("name") for task in tasks[:index] if "ansible.builtin.assert" not in task]
+        assert not before, f"roles/{role}/tasks/{entry}.yml: before the check: {before}"
+        check = tasks[index]
+        assert "always" in check.get("tags", []), (
+            f"roles/{role}/tasks/{entry}.yml: the check is not tagged always"
+        )
+        assert (check[CHECK] or {}).get("entry_point", "main") == entry

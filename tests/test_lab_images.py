@@ -49,6 +49,8 @@ def role_installs():
         for task in yaml.safe_load(tasks_file.read_text()) or []:
             for key in APT & set(task):
                 args = task[key]
+                if "name" not in args:  # apt's cache only (update_cache)
+                    continue
                 with_recommends = args.get("install_recommends", True) is not False
                 for package in packages_of(args["name"], role_variables(role)):
                     found.add((package, with_recommends))

@@ -11,6 +11,8 @@ Fixtures (tests/fixtures/registry):
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,56 @@ def test_every_error_case_says_what_it_expects():
     assert len(ERRORS) >= 15
     for case in ERRORS:
         assert (case / "expect.txt").read_text().strip(), f"{case.name}/expect.txt is empty"
+
+
+# Read in a child process limited to 1 GiB of memory; it prints the seconds
+# the refusal took, then the refusal.
+HOSTILE_READER = """
+import resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.patn.infra.plugins.module_utils import registry
+start = time.monotonic()
+try:
+    registry.build(registry.load(sys.argv[2]))
+except registry.RegistryError as error:
+    print(time.monotonic() - start)
+    print(error)
+"""
+
+
+@pytest.mark.parametrize("case", ["billion_laughs", "recursive_alias"])
+def test_hostile_aliases_are_refused_at_once_with_bounded_memory(case, tmp_path):
+    directory = registry_for(CASES / "errors" / case, tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-c", HOSTILE_READER, str(TOP / ".venv" / "collections"), str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    seconds, message = completed.stdout.split("\n", 1)
+    assert float(seconds) < 2, f"refused after {seconds} s"
+    assert f"{directory}/sites/justice.yml: " in message
+
+
+def test_bytes_that_are_not_utf8_are_refused_with_their_line(tmp_path):
+    # Through the inventory plugin, as an operator meets it.
+    directory = registry_for(CASES / "errors" / "not_utf8", tmp_path)
+    (tmp_path / "registry.yml").write_text("plugin: patn.infra.registry\nregistry_dir: registry\n")
+    completed = subprocess.run(
+        ["ansible-inventory", "-i", str(tmp_path / "registry.yml"), "--list"],
+        capture_output=True,
+        text=True,
+        cwd=TOP,
+        env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_INVENTORY_CACHE="false"),
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode != 0
+    message = " ".join(completed.stderr.split())
+    assert f"{directory}/sites/justice.yml: is not UTF-8 text (line 5, column 35: byte 0xe8)" in message
 
 
 def test_error_message_names_file_site_and_field(tmp_path):

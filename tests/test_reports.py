@@ -39,6 +39,22 @@ def test_reports_render_sites_devices_segments_and_diagrams(tmp_path):
     assert "[justice.md](justice.md)" in (output / "index.md").read_text()
 
 
+def test_the_html_report_shows_registry_markup_as_text(tmp_path):
+    directory = registry_for(FIXTURES / "reports" / "markup", tmp_path)
+    output = tmp_path / "reports"
+    assert report.main(["report", str(directory), str(output)]) == 0
+    page = (output / "justice.html").read_text()
+    assert "<script>" not in page
+    assert "<img" not in page
+    assert "<b>Cour</b>" not in page
+    name = "&lt;script&gt;alert(&#39;site&#39;)&lt;/script&gt; TGI &amp; &lt;b&gt;Cour&lt;/b&gt;"
+    assert f"<td>{name}</td>" in page  # the table of sites
+    assert f"<h2>{name} (tgi-pnr, site 10)</h2>" in page
+    assert "<td>&lt;img src=x onerror=alert(1)&gt;</td>" in page
+    # The diagram is the report's own markup, its text escaped where it is made.
+    assert "<title>tgi-pnr: &lt;script&gt;alert(&#x27;site&#x27;)&lt;/script&gt; TGI" in page
+
+
 def test_report_refuses_an_invalid_registry(tmp_path, capsys):
     directory = registry_for(FIXTURES / "registry" / "errors" / "unknown_department", tmp_path)
     assert report.main(["report", str(directory), str(tmp_path / "out")]) == 1

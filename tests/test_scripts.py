@@ -181,3 +181,33 @@ def test_check_deprecations_accepts_only_what_it_lists_with_a_reason(tmp_path):
     result = run("check-deprecations", str(log))
     assert result.returncode == 0, result.stderr
     assert "3 accepted on purpose" in result.stdout
+
+
+def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tmp_path):
+    # A stand-in molecule: each action line as Molecule prints it; "router" fails.
+    stand_in(
+        tmp_path,
+        "molecule",
+        'echo "INFO     $3 ➜ create: Executed: Successful"\n'
+        'echo "INFO     $3 ➜ converge: Executed: Successful"\n'
+        '[ "$3" = router ] && { echo "router: Verifier tests failed"; exit 1; }\n'
+        "exit 0",
+    )
+    logs = tmp_path / "logs"
+    result = run(
+        "molecule-all", "--jobs", "2", "--logs", str(logs), "pki", "router", "nginx", path_first=tmp_path
+    )
+    assert result.returncode == 1
+    assert "pki           passed in" in result.stdout
+    assert "[create 0, converge 0]" in result.stdout
+    assert "router        FAILED (exit 1)" in result.stdout
+    assert "===== molecule test -s router: its log" in result.stdout
+    assert "router: Verifier tests failed" in result.stdout
+    assert "1 of 3 scenarios failed: router" in result.stdout
+    assert sorted(path.name for path in logs.iterdir()) == ["nginx.log", "pki.log", "router.log"]
+
+
+def test_molecule_all_refuses_an_unknown_scenario():
+    result = run("molecule-all", "no_such_scenario")
+    assert result.returncode == 2
+    assert "unknown scenario(s): no_such_scenario" in result.stderr

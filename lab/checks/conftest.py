@@ -70,10 +70,14 @@ def pytest_terminal_summary(terminalreporter):
     for report in RESULTS:
         check, _, host = report.nodeid.split("::", 1)[1].partition("[")
         outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
+        # A check may add what it measured (record_property("result", ...)).
+        measured = dict(report.user_properties).get("result")
+        if measured:
+            outcome += f" ({measured})"
         rows.append((check.removeprefix("test_").replace("_", " "), host.rstrip("]") or "(the lab)", outcome))
     widths = [max(len(row[column]) for row in rows) for column in range(2)]
     terminalreporter.section("Lab checks")
     for check, host, outcome in rows:
         terminalreporter.write_line(f"{check:<{widths[0]}}  {host:<{widths[1]}}  {outcome}")
-    failed = sum(1 for row in rows if row[2] == "FAILED")
+    failed = sum(1 for row in rows if row[2].startswith("FAILED"))
     terminalreporter.write_line(f"{len(rows) - failed} of {len(rows)} checks passed")

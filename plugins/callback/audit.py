@@ -24,14 +24,23 @@ description:
     ansible.cfg sets C([diff] always = true) so every run does); a loop's items' diffs as a list."
   - "C(run_end) adds C(hosts): per host, C(ok), C(changed), C(failed), C(unreachable),
     C(skipped), C(rescued), C(ignored), C(ministry) and C(site)."
-  - "Secrets are redacted before anything is written: any key matching
-    C(password|passphrase|secret|psk|private_key|privatekey|preshared_key|presharedkey|token)
-    (any case) anywhere in the diff has its value replaced by C(********); in the diff's text,
-    so is the value of any line C(key=value), C(key = value), C(key: value) or
-    C(key := value) (as in FreeRADIUS' C(Cleartext-Password := \"...\")) whose key matches,
-    YAML block scalars under such a key, private keys in PEM form, and the whole content of
-    files named C(*.key) or C(*.pem), or whose name matches. A failure's message is redacted
-    the same way."
+  - "Secrets are removed before anything is written, first by value: every value that came from
+    ansible-vault (an inline C(!vault) string, or any value of a vault-encrypted file such as
+    C(group_vars/all/vault.yml)) and every value a C(no_log) task was given (its arguments that
+    came from a template) is replaced by C(********) in every string of every line (task names,
+    diffs, file names, failure messages), whatever its key or shape, and so are its URL-encoded,
+    JSON-escaped and base64 forms and, for a multi-line secret, each of its lines. A value seen
+    only by a C(no_log) task is masked from the moment that task runs. Values shorter than six
+    characters are not masked by value."
+  - "Then by keyword, as a second net: any key holding one of the project's secret words (the one
+    list of C(plugins/module_utils/secret_words.py), such as password, secret or token, or C(pass)
+    as a part of a name) anywhere in the diff has its value replaced; in the
+    diff's text and in failure messages and task names, so is the value of any line
+    C(key=value), C(key = value), C(key: value) or C(key := value) whose key holds one (as in
+    FreeRADIUS' C(Cleartext-Password := \"...\")), a command-line option such as
+    C(--password value), YAML block scalars, lists and maps under such a key, the password of a
+    URL (C(https://user:pass@host)), private keys in PEM form, and the whole content of files
+    named C(*.key) or C(*.pem), or whose name holds a secret word."
   - A result hidden with C(no_log) is recorded with C(diff) set to C((no_log)) and nothing else of it.
   - Lines are appended under an exclusive lock (C(fcntl.flock)), so runs in parallel never
     interleave. The log never breaks a playbook; when it cannot be written, one warning says so.
@@ -91,19 +100,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible import context
+from ansible_collections.patn.infra.plugins.module_utils.secret_words import PATTERN, SECRET_NAME
 from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
 from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
+from ansible_collections.patn.infra.plugins.plugin_utils.secret_values import SecretValues
 
 MASK = "********"
+# In place of what could not be cleared of secrets.
+WITHHELD = "(withheld)"
 # Keys whose values are secrets, in a result's structure or in a configuration line.
-SECRET = re.compile(r"password|passphrase|secret|psk|private_?key|preshared_?key|token", re.IGNORECASE)
+SECRET = SECRET_NAME
 # `key=value`, `key = value`, `key: value`, `"key": "value"`, `key := "value"`: the first
 # such assignment of a line whose key holds a secret word; the rest of the line is its value.
 ASSIGNMENT = re.compile(
-    r"""(?P<key>[\w.\-]*(?:password|passphrase|secret|psk|private_?key|preshared_?key|token)[\w.\-]*)"""
-    r"""["']?[ \t]*(?::=|=|:(?=\s|$|["']))[ \t]*""",
+    rf"""(?P<key>[\w.\-]*(?:{PATTERN})[\w.\-]*)["']?[ \t]*(?P<sign>:=|=|:(?=\s|$|["']))[ \t]*""",
     re.IGNORECASE,
 )
+# A command-line option naming a secret, and its value: --password xyz, -db-token xyz.
+OPTION = re.compile(
+    rf"""(?<!\S)(?P<option>--?[\w.\-]*(?:{PATTERN})[\w.\-]*)[ \t]+(?P<value>[^\s-]\S*)""", re.IGNORECASE
+)
+# The password of a URL: scheme://user:password@host.
+URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/@:]*:)(?P<password>[^\s/@]+)(?=@)")
 # YAML block scalar indicators: the secret is on the more indented lines below.
 BLOCK_SCALAR = re.compile(r"^[|>][+-]?\d*$")
 PEM_BEGIN = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -113,10 +131,17 @@ SECRET_FILE = re.compile(r"\.(key|pem)$", re.IGNORECASE)
 TEXT_KEYS = ("before", "after", "prepared")
 
 
+def _redact_line(body: str) -> str:
+    """One line with its URL passwords and secret options masked."""
+    body = URL_PASSWORD.sub(lambda match: match.group("head") + MASK, body)
+    return OPTION.sub(lambda match: match.group(0)[: match.start("value") - match.start()] + MASK, body)
+
+
 def redact_text(text: str) -> str:
     """The text with the value of every secret-looking assignment replaced by MASK."""
     lines = []
-    block_indent = None  # inside a YAML block scalar under a secret key, deeper than this
+    block_indent = None  # inside a block under a secret key, deeper than this
+    block_items = False  # ... or a YAML list at the same indent (key:\n- item)
     in_pem = False
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
@@ -127,7 +152,8 @@ def redact_text(text: str) -> str:
             lines.append(line if not in_pem else MASK + end)
             continue
         if block_indent is not None:
-            if not body.strip() or indent > block_indent:
+            item = block_items and indent == block_indent and body.lstrip().startswith("-")
+            if not body.strip() or indent > block_indent or item:
                 lines.append((body[:indent] + MASK if body.strip() else body) + end)
                 continue
             block_indent = None
@@ -138,11 +164,13 @@ def redact_text(text: str) -> str:
             in_pem = finish is None
             lines.append(body[: begin.end()] + (MASK + body[finish.start() :] if finish else "") + end)
             continue
+        body = _redact_line(body)
         match = ASSIGNMENT.search(body)
         if match:
             value = body[match.end() :].rstrip()
-            if BLOCK_SCALAR.match(value):
-                block_indent = indent
+            if BLOCK_SCALAR.match(value) or value in ("[", "{") or (not value and match.group("sign") == ":"):
+                # The secret is below: a block scalar, a list or a map (YAML or JSON).
+                block_indent, block_items = indent, not value
             elif value:
                 quote = value[0] if value[0] in "\"'" else ""
                 body = body[: match.end()] + quote + MASK + quote
@@ -242,9 +270,14 @@ class CallbackModule(SafeCallback):
             "dirty": None,
             "check_mode": bool(context.CLIARGS.get("check", False)),
         }
-        self._variables = None  # the variable manager and loader, known once a play starts
+        self._variables = None  # the variable manager, loader and play, known once a play starts
         self._loader = None
+        self._play = None
+        self._play_seen = False  # the play's variables walked for vaulted values
+        self._hosts_seen = False  # every host's variables walked, once per run
         self._places = {}  # host name -> (ministry, site)
+        self._secrets = SecretValues(MASK)  # vaulted and no_log values seen in this run
+        self._raw_args = {}  # task uuid -> its arguments before templating, to tell literals apart
 
     # Writing. -----------------------------------------------------------------
 
@@ -259,7 +292,9 @@ class CallbackModule(SafeCallback):
         record.update(fields)
         path = None
         try:
-            line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+            # Nothing is written unless every known secret is out of it.
+            record = self._secrets.scrub(json.loads(json.dumps(record, ensure_ascii=False, default=str)))
+            line = json.dumps(record, ensure_ascii=False) + "\n"
             folder = Path(self.get_option("log_dir")).expanduser()
             folder.mkdir(parents=True, exist_ok=True, mode=0o750)
             path = folder / f"{moment:%Y-%m-%d}.jsonl"
@@ -305,10 +340,30 @@ class CallbackModule(SafeCallback):
     def v2_playbook_on_play_start(self, play):
         self._variables = play.get_variable_manager()
         self._loader = play.get_loader()
+        self._play = play
+        self._play_seen = False
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._safely(self._remember_args, task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._safely(self._remember_args, task)
+
+    def _remember_args(self, task):
+        # Results bring the arguments templated: keep what was written, to tell literals apart.
+        self._raw_args[task._uuid] = {"args": dict(task.args), "environment": task.environment}
+
+    def v2_runner_item_on_ok(self, result):
+        self._safely(self._learn_no_log, result)
+
+    def v2_runner_item_on_failed(self, result):
+        self._safely(self._learn_no_log, result)
 
     def v2_runner_on_ok(self, result):
         if result.is_changed():
             self._safely(self._on_result, result, "changed", False)
+        else:
+            self._safely(self._learn_no_log, result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._safely(self._on_result, result, "failed", ignore_errors)
@@ -316,16 +371,57 @@ class CallbackModule(SafeCallback):
     def v2_runner_on_unreachable(self, result):
         self._safely(self._on_result, result, "unreachable", False)
 
+    # Secrets known by their value. ---------------------------------------------
+
+    def _learn_no_log(self, result):
+        """The values a no_log task (or loop item) was given become secrets of this run."""
+        fields = result.task_fields
+        if fields.get("no_log") is not True and not result.result.get("_ansible_no_log"):
+            return
+        raw = self._raw_args.get(result.task._uuid, {})
+        self._secrets.add_task_values(raw.get("args"), fields.get("args"))
+        self._secrets.add_task_values(
+            {"environment": raw.get("environment")}, {"environment": fields.get("environment")}
+        )
+
+    def _learn_vaulted(self, result):
+        """Vaulted values: of every host once, of the play once, and of this result's host and task."""
+        if self._variables is None:
+            return
+        get_vars = self._variables.get_vars
+        if not self._play_seen:
+            self._play_seen = True
+            # Every host of the inventory, once: a line may show another host's value (hostvars).
+            hosts = [] if self._hosts_seen else list(self._variables._inventory.hosts.values())
+            self._hosts_seen = True
+            for host in hosts:
+                self._secrets.add_vaulted(get_vars(play=self._play, host=host, include_hostvars=False))
+            self._secrets.add_vaulted(get_vars(play=self._play, include_hostvars=False))
+        # Again for this host and task: include_vars and role variables come and go.
+        task = result.task
+        self._secrets.add_vaulted(
+            get_vars(play=self._play, host=result.host, task=task, include_hostvars=False)
+        )
+
+    # Results. -------------------------------------------------------------------
+
     def _on_result(self, result, status, ignored):
         data = result.result
         task = result.task
+        try:
+            self._learn_no_log(result)
+            self._learn_vaulted(result)
+            known = True
+        except Exception as error:  # the line is written without what could hold a secret
+            known = False
+            self._warn_once(f"cannot list this run's secrets ({error}): diffs and messages are withheld")
         ministry, site = self._place(result.host)
         check_mode = task.check_mode if isinstance(task.check_mode, bool) else None
         fields = {
             "host": result.host.get_name(),
             "ministry": ministry,
             "site": site,
-            "task": result.task_name,
+            "task": redact_text(result.task_name) if known else WITHHELD,
             "action": task.action,
             "status": status,
         }
@@ -335,6 +431,8 @@ class CallbackModule(SafeCallback):
             fields["ignored"] = True
         if data.get("_ansible_no_log") or (isinstance(task.no_log, bool) and task.no_log):
             fields["diff"] = "(no_log)"
+        elif not known:
+            fields["diff"] = WITHHELD
         else:
             fields["diff"] = redact(self._diff_of(data))
             if status != "changed" and data.get("msg"):

@@ -9,7 +9,9 @@ name: registry
 short_description: Hosts, groups and addresses from the PATN site registry
 description:
   - Reads a site registry folder (C(national.yml) and C(sites/<ministry>.yml)),
-    validates it (JSON Schema, then duplicate ids or codes, unknown
+    refuses a file that is not UTF-8 (naming its line), larger than 16 MiB, or whose YAML aliases
+    expand without bound (before it is built), validates it (JSON Schema where an integer is an
+    integer and a pattern matches the whole value, then duplicate ids or codes, unknown
     department, site type or segment, overlapping manual prefixes, more devices
     than a segment holds, secrets written inline, access point placement naming
     an access point twice, one the site does not have, or itself as a neighbour,

@@ -33,13 +33,19 @@ from ansible_collections.patn.infra.plugins.module_utils.address_plan import (
 from ansible_collections.patn.infra.plugins.module_utils.registry_schema import (
     NATIONAL_SCHEMA,
     SITES_SCHEMA,
+    RegistryValidator,
 )
-from jsonschema import Draft202012Validator
+from ansible_collections.patn.infra.plugins.module_utils.secret_words import is_secret_name
 from netaddr import AddrFormatError, IPNetwork
 
 # libyaml's safe loader when PyYAML has it: several times faster on big registries.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-SECRET_FIELD = re.compile(r"password|passphrase|secret|psk|private_key|token", re.IGNORECASE)
+# A registry file is read whole: a bigger one is no registry (memory stays bounded).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# Values that aliases may add to a file once expanded. A legitimate registry
+# reuses a few small maps; a "billion laughs" document adds 10**9 and would
+# exhaust memory and time in whatever walks it next.
+MAX_ALIAS_VALUES = 10_000
 VAULT_REFERENCE = re.compile(r"^\{\{\s*vault_[A-Za-z0-9_]+\s*\}\}$")
 # The device role whose placement a site's access_points give.
 ACCESS_POINT_ROLE = "access_point"
@@ -94,17 +100,95 @@ class Registry:
 # --- loading --------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """A registry file that cannot be used, and why."""
+
+
 def _read_yaml(path: Path, shown: str, problems: list[Problem]) -> Any:
+    """The file's data, or None with its problem."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_YAML_LOADER)  # a safe loader
+        return _parse_yaml(_read_text(path))
+    except _Refused as refused:
+        problems.append(Problem(shown, str(refused)))
+    return None
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: readable, not too big, UTF-8."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise _Refused(f"is larger than {MAX_FILE_BYTES // 2**20} MiB: no registry file is")
+        raw = path.read_bytes()
     except OSError as error:
-        problems.append(Problem(shown, f"cannot be read: {error.strerror}"))
+        raise _Refused(f"cannot be read: {error.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - raw.rfind(b"\n", 0, error.start)
+        byte = raw[error.start]
+        raise _Refused(
+            f"is not UTF-8 text (line {line}, column {column}: byte 0x{byte:02x}); save it as UTF-8"
+        ) from None
+
+
+def _parse_yaml(text: str) -> Any:
+    """The data of a YAML document, refused before it is built when its aliases would
+    expand without bound."""
+    loader = _YAML_LOADER(text)  # a safe loader
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problem = _alias_problem(node)
+        if problem:
+            raise _Refused(problem)
+        return loader.construct_document(node)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problems.append(Problem(shown, f"is not valid YAML{where}: {getattr(error, 'problem', error)}"))
+        raise _Refused(f"is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    finally:
+        loader.dispose()
+
+
+def _alias_problem(root: yaml.Node) -> str | None:
+    """Why a composed document's aliases are refused: one that contains itself, or
+    more than MAX_ALIAS_VALUES values added once they are expanded. Linear in the
+    document's own nodes, whatever the expansion."""
+    sizes: dict[int, int] = {}  # node id -> its values once expanded
+    path: set[int] = set()  # the nodes being walked, from the root down
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        if key in path:
+            line = node.start_mark.line + 1 if node.start_mark else "?"
+            return f"an alias refers to a node that contains it (line {line}): the document never ends"
+        path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    added = sizes[id(root)] - len(sizes)
+    if added > MAX_ALIAS_VALUES:
+        return (
+            f"its aliases expand it by {added} values, more than the {MAX_ALIAS_VALUES} allowed "
+            "(a document that grows without bound when read)"
+        )
     return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def load(directory: str | Path) -> Registry:
@@ -130,12 +214,17 @@ def load(directory: str | Path) -> Registry:
 def _site_label(site: Any) -> str | None:
     if not isinstance(site, dict):
         return None
-    return f"{site.get('id', '?')} ({site.get('code', '?')})"
+    # A code or id that is not plain text (a trailing newline) is shown quoted, on one line.
+    shown = [
+        value if isinstance(value, int | float) or str(value).isprintable() else repr(value)
+        for value in (site.get("id", "?"), site.get("code", "?"))
+    ]
+    return f"{shown[0]} ({shown[1]})"
 
 
 def _schema_problems(path: str, data: Any, schema: dict) -> list[Problem]:
     problems = []
-    validator = Draft202012Validator(schema)
+    validator = RegistryValidator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         location = list(error.absolute_path)
         site = None
@@ -269,9 +358,7 @@ def _secret_problems(path: str, site: str, values: Any, trail: str) -> list[Prob
     if isinstance(values, dict):
         for key, value in values.items():
             here = f"{trail}.{key}"
-            if SECRET_FIELD.search(str(key)) and not (
-                isinstance(value, str) and VAULT_REFERENCE.match(value)
-            ):
+            if is_secret_name(key) and not (isinstance(value, str) and VAULT_REFERENCE.match(value)):
                 problems.append(
                     Problem(
                         path,

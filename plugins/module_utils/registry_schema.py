@@ -10,6 +10,10 @@ names, overlaps, capacity, inline secrets).
 
 from __future__ import annotations
 
+import re
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 _CODE = {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 24}
 _CIDR = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$"}
@@ -169,3 +173,25 @@ SITES_SCHEMA = {
         },
     ),
 }
+
+
+# How the registry's schemas are checked, stricter than plain JSON Schema in
+# two ways: an integer is an int (77.0 or true are not, though JSON Schema
+# takes both), and a pattern matches the whole value (Python's "$" also
+# matches before a trailing newline, which would let "tgi-pnr\n" through).
+
+
+def _is_integer(_checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _whole_pattern(validator, pattern, instance, _schema):
+    if validator.is_type(instance, "string") and not re.fullmatch(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+RegistryValidator = validators.extend(
+    Draft202012Validator,
+    validators={"pattern": _whole_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
