@@ -22,7 +22,7 @@ STAND_INS = ("systemctl", "systemd-run", "networkctl")
 STRATEGIES = {"mitogen": {}, "linear": {"ANSIBLE_STRATEGY": "linear"}}
 
 
-def host_with(tmp_path, candidate, live):
+def host_with(tmp_path, candidate, live, rollback_timeout=10):
     root = tmp_path
     for folder in ("bin", "state", "etc", "staged"):
         (root / folder).mkdir()
@@ -61,7 +61,7 @@ def host_with(tmp_path, candidate, live):
                         "activate": ["systemctl start wg-quick@wg0"],
                         "state_dir": str(root / "patn-apply"),
                         "systemd_dir": str(root / "systemd"),
-                        "rollback_timeout": 10,
+                        "rollback_timeout": rollback_timeout,
                     },
                     "register": "outcome",
                     "ignore_errors": True,
@@ -113,7 +113,10 @@ def connection_of(root, words):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_the_confirmation_travels_a_new_connection(tmp_path, strategy):
-    root = host_with(tmp_path, "[Peer]\nEndpoint = 192.0.2.7:51820\n", "[Peer]\nEndpoint = 192.0.2.6:51820\n")
+    # A confirmed change never waits for the timer: a long window only gives a
+    # loaded machine room for the new connection (10 s was seen too short).
+    candidate, live = "[Peer]\nEndpoint = 192.0.2.7:51820\n", "[Peer]\nEndpoint = 192.0.2.6:51820\n"
+    root = host_with(tmp_path, candidate, live, rollback_timeout=60)
     result = play(root, strategy)
     assert result["confirmed"] is True, result
     (armed,) = connection_of(root, "systemd-run --unit=patn-rollback-tunnel")
