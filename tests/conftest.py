@@ -42,7 +42,13 @@ def run_module(name, args, tmp_path, stand_ins=None, env_extra=None):
         [sys.executable, str(TOP / "plugins" / "modules" / f"{name}.py"), str(args_file)],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", **(env_extra or {})),
+        env=dict(
+            os.environ,
+            PATH=f"{bin_dir}:{os.environ['PATH']}",
+            # Modules import the collection's module_utils, as on a host.
+            PYTHONPATH=str(TOP / ".venv" / "collections"),
+            **(env_extra or {}),
+        ),
         timeout=60,
         check=False,
     )

@@ -257,7 +257,12 @@ def test_role_stops_when_a_segment_s_zone_has_no_entry(tmp_path):
 
 @pytest.mark.parametrize(
     ("copy", "registry"),
-    [("site.yml", "production"), ("molecule router", "lab"), ("molecule hub", "lab")],
+    [
+        ("site.yml", "production"),
+        ("molecule router", "lab"),
+        ("molecule router2", "lab"),
+        ("molecule hub", "lab"),
+    ],
 )
 def test_copies_of_the_zone_policy_are_the_registry_s(copy, registry):
     """Where the role runs without the registry, patn_zone_policy is what the plugin gives."""
@@ -377,3 +382,119 @@ def test_radius_without_a_management_segment_renders_nothing(tmp_path):
     assert "enp2s0.30" in input_chain(rules)
     assert "1812" not in rules
     assert "RADIUS" not in rules
+
+
+def chain(rules, name):
+    """The body of one chain of a ruleset."""
+    return rules.split(f"    chain {name} {{\n", 1)[1].split("\n    }\n", 1)[0]
+
+
+def rule_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def rendered_central(tmp_path_factory):
+    """A device that holds the central services (the hub's part), with a tunnel and its own monitoring."""
+    return render(
+        tmp_path_factory.mktemp("router-central"),
+        {
+            "router__tunnel_enabled": True,
+            "router__oob_interface": "enp9s0",
+            "router__central_service_addresses": ["10.64.40.1"],
+            "router__central_services": [
+                {"name": "time", "protocol": "udp", "port": 123},
+                {"name": "logs", "protocol": "tcp", "port": 6514},
+            ],
+            "router__monitoring_prefixes": ["10.32.0.200/29"],
+            "router__node_exporter_port": 9200,
+        },
+    )
+
+
+def test_the_safe_ruleset_admits_management_and_forwards_nothing(rendered_central):
+    safe = (rendered_central / "nftables-safe.nft").read_text()
+    assert safe.splitlines()[0] == "#!/usr/sbin/nft -f"
+    assert "\nflush ruleset\n" in safe
+    # Its own table: the boot file says "no zone policy confirmed yet".
+    assert "table inet patn_safe {" in safe
+    assert "table inet patn {" not in safe
+    # Management from the administrators and the out-of-band port, the tunnel in.
+    entry = rule_lines(chain(safe, "input"))
+    assert "ip saddr @admin_prefixes tcp dport 22 accept" in entry
+    assert 'iifname "enp9s0" tcp dport 22 accept' in entry
+    assert "udp dport 51820 accept" in entry
+    assert "elements = { 10.32.0.0/25 }" in safe
+    # Nothing else in: no DHCP, DNS or time for the segments yet.
+    assert not any("53" in line or "67" in line for line in entry)
+    # Nothing forwarded, nothing translated.
+    forward = rule_lines(chain(safe, "forward"))
+    assert forward[0] == "type filter hook forward priority filter; policy drop;"
+    assert not any("accept" in line for line in forward)
+    assert "type nat" not in safe
+    assert "masquerade" not in safe
+
+
+def test_the_zone_policy_says_so_in_the_boot_file(rendered):
+    # tasks/firewall_safe.yml and nftables.service read this line (grep -x).
+    assert "table inet patn {" in (rendered / "nftables.conf").read_text().splitlines()
+
+
+def test_forwarding_follows_the_boot_ruleset(rendered):
+    dropin = (rendered / "nftables-forwarding.conf").read_text()
+    start = next(line for line in dropin.splitlines() if line.startswith("ExecStartPost="))
+    assert 'grep -qx "table inet patn {" /etc/nftables.conf' in start
+    assert start.index("ip_forward=1") < start.index("ip_forward=0")
+    assert "ExecStopPost=/usr/sbin/sysctl -qw net.ipv4.ip_forward=0" in dropin
+
+
+def test_monitoring_scrapes_the_node_exporter_on_the_management_address(rendered, rendered_central):
+    rules = (rendered / "nftables.conf").read_text()
+    # By default the administrators' prefixes are the monitoring's.
+    monitoring = rules.split("    set monitoring_prefixes {\n", 1)[1].split("    }\n", 1)[0]
+    assert "elements = { 10.32.0.0/25 }" in monitoring
+    assert "ip saddr @monitoring_prefixes ip daddr 10.64.40.1 tcp dport 9100 accept" in rule_lines(
+        input_chain(rules)
+    )
+    # And the site's other devices (access points, servers) through the router.
+    assert "ip saddr @monitoring_prefixes tcp dport 9100 accept" in rule_lines(chain(rules, "forward"))
+    rules = (rendered_central / "nftables.conf").read_text()
+    assert "elements = { 10.32.0.200/29 }" in rules
+    assert "ip saddr @monitoring_prefixes ip daddr 10.64.40.1 tcp dport 9200 accept" in rules
+
+
+def test_the_hub_takes_time_and_logs_from_the_tunnel_and_its_segments(rendered_central):
+    # The hub holds the central services' address (its management address).
+    rules = (rendered_central / "nftables.conf").read_text()
+    entry = rule_lines(input_chain(rules))
+    sources = '{ "wg0", "enp2s0.10", "enp2s0.30", "enp2s0.40" }'
+    assert f"iifname {sources} ip daddr @central_services udp dport 123 accept" in entry
+    assert f"iifname {sources} ip daddr @central_services tcp dport 6514 accept" in entry
+    assert (
+        "elements = { 10.64.40.1 }" in rules.split("    set central_services {\n", 1)[1].split("    }\n")[0]
+    )
+    # Before the logged drop that ends the chain.
+    chain_text = input_chain(rules)
+    assert chain_text.index("@central_services") < chain_text.index("patn-drop-input")
+
+
+def test_a_site_router_forwards_its_devices_time_and_logs_to_the_data_centre(tmp_path):
+    out = render(
+        tmp_path, {"router__tunnel_enabled": True, "router__central_service_addresses": ["10.32.0.1"]}
+    )
+    rules = (out / "nftables.conf").read_text()
+    # Not its own address: nothing in input...
+    assert "@central_services" not in input_chain(rules)
+    forward = rule_lines(chain(rules, "forward"))
+    central = [line for line in forward if "@central_services" in line]
+    # ...forwarded from the zones of the managed devices (management here; no
+    # services segment on this site), never from staff or guests.
+    assert central == [
+        'iifname "enp2s0.10" ip daddr @central_services udp dport 123 accept',
+        'iifname "enp2s0.10" ip daddr @central_services tcp dport 514 accept',
+    ]
+
+
+def test_no_central_service_address_no_rule(rendered):
+    rules = (rendered / "nftables.conf").read_text()
+    assert "@central_services" not in rules

@@ -86,15 +86,15 @@ def test_error(case, tmp_path):
         assert line in result.stdout, said(result)
 
 
-def test_the_lab_today_fails_only_for_the_scrape_of_its_routers(lab):
+def test_the_lab_passes(lab):
+    # Its routers let the data centre scrape them (router__monitoring_prefixes);
+    # errors/scrape_not_allowed puts that defect back.
     result, _out = lab
-    assert result.returncode == 1, said(result)
-    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED ")]
-    assert len(failed) == 3, said(result)
-    assert all("metrics scrape" in line and "chain patn input" in line for line in failed)
+    assert result.returncode == 0, said(result)
+    assert not [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     last = result.stdout.splitlines()[-1]
-    assert last.startswith("FAILED: 5 hosts, 132 files, ")
-    assert "; 3 failures (lab, " in last
+    assert last.startswith("OK: 5 hosts, 138 files, "), last
+    assert " (lab, " in last
 
 
 def test_the_contract_fixtures_are_what_the_roles_render(lab):
@@ -149,7 +149,7 @@ def test_a_vault_file_is_left_out_without_its_password(tmp_path):
     )
     result = validate("-i", inventory, "--no-container")
     assert f"note: {encrypted}: vault-encrypted, left out" in result.stdout, said(result)
-    assert result.stdout.splitlines()[-1].startswith("FAILED: 5 hosts, 132 files, "), said(result)
+    assert result.stdout.splitlines()[-1].startswith("OK: 5 hosts, 138 files, "), said(result)
 
 
 @pytest.fixture(scope="module")
@@ -159,27 +159,28 @@ def production(tmp_path_factory):
     return result, out
 
 
-def test_production_today_fails_for_the_hub_time_and_logs_defect(production):
-    """Issue 14's defect, on today's production inventory: every device
-    takes its time and logs from the hub's management address, which the
-    rulesets do not let them reach, and no router lets the data centre
-    scrape its exporter. Once the roles are fixed this test turns around:
-    these lines must then be absent (and errors/time_and_logs_from_the_hub
-    keeps the defect's detection proven on the lab)."""
+def test_production_fails_only_for_the_hub_endpoint_still_undecided(production):
+    """Issue 14's defects on the production inventory: every device takes
+    its time and logs from the hub's management address, and the data
+    centre scrapes every router's exporter. The rulesets now allow both
+    (router__central_services, router__monitoring_prefixes): none of these
+    flows is dropped (errors/time_and_logs_from_the_hub and
+    errors/scrape_not_allowed keep the defects' detection proven on the lab).
+    What remains is data nobody has decided: the hub's public endpoint."""
     result, _out = production
     assert result.returncode == 1, said(result)
-    for line in (
-        "FAILED contract: NTP: sante-chu-bzv-rtr1 -> 10.32.8.1 udp/123 (request) dropped by ptn-dc-hub1,"
-        " chain patn input (iif wg0): no rule accepts it, policy drop",
-        "FAILED contract: syslog: sante-chu-bzv-rtr1 -> 10.32.8.1 tcp/514 (request) dropped by ptn-dc-hub1,"
-        " chain patn input (iif wg0): no rule accepts it, policy drop",
-        "FAILED contract: NTP: sante-chu-bzv-ap1 -> 10.32.8.1 udp/123 (request) dropped by"
-        " sante-chu-bzv-rtr1, chain patn forward (iif eth1.10 oif wg0): no rule accepts it, policy drop",
-        "FAILED contract: metrics scrape: the data centre (10.32.8.0/25) -> 10.48.40.1 tcp/9100 (request)"
-        " dropped by sante-chu-bzv-rtr1, chain patn input (iif wg0): no rule accepts it, policy drop",
-        "(router__tunnel_hub_endpoint: '').",
+    failed = [line for line in result.stdout.splitlines() if line.startswith("FAILED ")]
+    assert not [line for line in failed if line.startswith("FAILED contract:")], said(result)
+    assert len(failed) == 1, said(result)
+    assert "(Check the tunnel settings)" in failed[0]
+    assert "(router__tunnel_hub_endpoint: '')." in result.stdout
+    for flow in (
+        "NTP: sante-chu-bzv-rtr1 -> 10.32.8.1 udp/123",
+        "syslog: sante-chu-bzv-rtr1 -> 10.32.8.1 tcp/514",
+        "NTP: sante-chu-bzv-ap1 -> 10.32.8.1 udp/123",
+        "metrics scrape: the data centre (10.32.8.0/25) -> 10.48.40.1 tcp/9100",
     ):
-        assert line in result.stdout, said(result)
+        assert flow not in result.stdout, flow
     assert result.stdout.splitlines()[-1].startswith("FAILED: 14 hosts, ")
 
 

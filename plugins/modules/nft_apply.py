@@ -8,19 +8,23 @@ DOCUMENTATION = r"""
 module: nft_apply
 short_description: Apply an nftables ruleset that undoes itself unless the controller confirms it
 description:
-  - Checks the ruleset in O(src) with C(nft -c), then applies it atomically (C(nft -f); the file must
-    start with C(flush ruleset)), after arming a systemd timer that restores the ruleset that was live
-    before unless the apply is confirmed within O(rollback_timeout) seconds.
-  - The task's action plugin confirms by itself over a NEW connection to the host, so the
-    confirmation travels through the new ruleset. A ruleset that cuts the management path cannot be
-    confirmed, so the timer restores the previous ruleset, the task fails and says so once the host
-    answers again.
+  - The nftables specialisation of the project's confirm-or-revert mechanism (the same core as
+    M(patn.infra.confirmed_apply), in C(module_utils/confirmed_change.py)).
+  - Checks the ruleset in O(src) with C(nft -c), then arms a systemd timer that restores the ruleset
+    live before (C(nft list ruleset), saved) unless the apply is confirmed within O(rollback_timeout)
+    seconds, then loads O(src) atomically (C(nft -f); the file must start with C(flush ruleset)) two
+    seconds later, in a unit of its own, so that the module's answer leaves the host first.
+  - The task's action plugin confirms by itself over a NEW connection to the host, once the ruleset is
+    loaded, so the confirmation travels through the new ruleset. A ruleset that cuts the management
+    path cannot be confirmed, so the timer restores the previous ruleset, the task fails and says so
+    once the host answers again. A ruleset the kernel refuses is undone at once.
   - Only a confirmed ruleset is written to O(dest), the file loaded at boot, so a reboot during the
     rollback window also brings the previous ruleset back.
   - Idempotent. Nothing is applied when O(src) equals O(dest) and the live ruleset is still the one
     recorded at the last confirmed apply; a live ruleset changed by hand is reported and replaced.
   - Supports check mode and diff mode (the diff is O(dest) against O(src)).
-  - Refuses to start while an earlier apply still awaits confirmation.
+  - Refuses to start while an earlier apply (of any change under O(state_dir)) still awaits
+    confirmation.
 version_added: 0.2.0
 author: PATN infrastructure team
 options:
@@ -32,19 +36,23 @@ options:
     description: The ruleset loaded at boot by nftables.service; written only after confirmation.
     type: path
     default: /etc/nftables.conf
+  name:
+    description: Name of the change (rollback unit C(patn-rollback-<name>), state in O(state_dir)/<name>).
+    type: str
+    default: nftables
   rollback_timeout:
     description:
       - Seconds after which the previous ruleset comes back unless the apply is confirmed.
-      - Leave room for a slow link; the confirmation needs one new connection.
+      - Leave room for a slow link; the confirmation needs new connections.
     type: int
     default: 90
   state_dir:
-    description: Folder (root only) of the previous ruleset and of the record of the last confirmed one.
+    description: Folder (root only) of every confirm-or-revert change's state (saved ruleset, records).
     type: path
-    default: /var/lib/patn-nft
+    default: /var/lib/patn-apply
   confirm:
     description:
-      - Confirm over a new connection right after the apply (done by the action plugin).
+      - Confirm over a new connection once the ruleset is loaded (done by the action plugin).
       - C(false) leaves the rollback armed; a later task with O(phase=confirm) confirms.
     type: bool
     default: true
@@ -56,11 +64,19 @@ options:
     type: str
     choices: [apply, confirm, status]
     default: apply
+  apply_id:
+    description: Set by the action plugin, so that a repeated apply (a dropped connection) is not made twice.
+    type: str
+  systemd_dir:
+    description: Where C(patn-rollback-boot.service) goes (it undoes an unconfirmed change after a reboot).
+    type: path
+    default: /etc/systemd/system
 requirements:
   - nftables (nft), systemd (systemd-run, systemctl)
 notes:
   - Check mode runs C(nft -c) on O(src) and reports the difference; it applies nothing.
 seealso:
+  - module: patn.infra.confirmed_apply
   - name: nftables wiki, atomic rule replacement
     link: https://wiki.nftables.org/wiki-nftables/index.php/Atomic_rule_replacement
 """
@@ -90,7 +106,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 applied:
-  description: The ruleset in O(src) was loaded into the kernel in this run.
+  description: The ruleset in O(src) was loaded (or scheduled to load) in this run.
   type: bool
   returned: always
 confirmed:
@@ -106,32 +122,34 @@ rollback_armed:
   type: bool
   returned: always
 rolled_back:
-  description: The action plugin could not reconnect and the previous ruleset came back.
+  description: The apply was not confirmed and the previous ruleset came back.
   type: bool
   returned: when the confirmation failed
+apply_id:
+  description: Identifier of the apply (and of its rollback).
+  type: str
+  returned: when applied
+activation:
+  description: Where the loading of the ruleset stands (scheduled, ok, or failed with the reason).
+  type: str
+  returned: when applied and with phase=status
 live_sha256:
   description: SHA-256 of C(nft list ruleset) at the end of the module run.
   type: str
   returned: always
 """
 
-import hashlib
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-
-ROLLBACK_UNIT = "patn-nft-rollback"
-# Below this, one reconnection over a slow link may not fit in the window.
-MIN_ROLLBACK_TIMEOUT = 10
-
-
-def read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
+from ansible_collections.patn.infra.plugins.module_utils.confirmed_change import (
+    COMMON_ARGUMENTS,
+    Change,
+    read,
+    run_change,
+    sha256,
+    write_atomically,
+)
 
 
 def starts_with_flush(ruleset):
@@ -143,145 +161,92 @@ def starts_with_flush(ruleset):
     return False
 
 
-class Nft:
-    """The commands the module runs on the host, in one place."""
+class NftChange(Change):
+    """The live ruleset is the kernel's: backed up with nft list ruleset, the boot file written last."""
+
+    what = "ruleset"
 
     def __init__(self, module):
-        self.module = module
+        super().__init__(module, module.params["name"])
         self.nft = module.get_bin_path("nft", required=True)
-        self.systemctl = module.get_bin_path("systemctl", required=True)
-        self.systemd_run = module.get_bin_path("systemd-run", required=True)
-
-    def run(self, argv, what):
-        rc, out, err = self.module.run_command(argv)
-        if rc != 0:
-            self.module.fail_json(msg=f"{what} failed (rc={rc}): {(err or out).strip()}", rc=rc)
-        return out
-
-    def check(self, path):
-        rc, out, err = self.module.run_command([self.nft, "-c", "-f", path])
-        return rc, (err or out).strip()
+        self.src = self.params["src"]
+        self.dest = self.params["dest"]
+        self._live = None
 
     def live(self):
-        return self.run([self.nft, "list", "ruleset"], "nft list ruleset")
+        if self._live is None:
+            self._live = self.run([self.nft, "list", "ruleset"], "nft list ruleset")
+        return self._live
 
-    def load(self, path):
-        return self.module.run_command([self.nft, "-f", path])
+    def check(self):
+        candidate = read(self.src)
+        if not starts_with_flush(candidate):
+            self.module.fail_json(
+                msg=f"src {self.src}: the ruleset must start with 'flush ruleset' so that it replaces the "
+                "live one atomically; nothing was applied"
+            )
+        rc, out, err = self.module.run_command([self.nft, "-c", "-f", self.src])
+        if rc != 0:
+            self.module.fail_json(
+                msg=f"src {self.src}: nft -c rejected the ruleset; nothing was applied:\n"
+                + (err or out).strip()
+            )
 
-    def armed(self):
-        rc, _, _ = self.module.run_command([self.systemctl, "is-active", "--quiet", f"{ROLLBACK_UNIT}.timer"])
-        return rc == 0
+    def files(self):
+        # Nothing is installed in place: the kernel is loaded from a copy of
+        # src, and dest (the boot file) is written only after confirmation.
+        return []
 
-    def arm(self, previous, seconds):
-        self.run(
-            [
-                self.systemd_run,
-                f"--unit={ROLLBACK_UNIT}",
-                "--description=Restore the nftables ruleset of before the last unconfirmed apply",
-                f"--on-active={seconds}s",
-                "--timer-property=AccuracySec=1s",
-                self.nft,
-                "-f",
-                previous,
-            ],
-            "arming the rollback timer (systemd-run)",
-        )
+    def apply(self, result):
+        if read(self.src) is None:
+            if self.module.check_mode:
+                result.update(changed=True, msg=f"src {self.src} is not written yet (check mode)")
+                return result
+            self.module.fail_json(msg=f"src {self.src}: no such file; nothing was applied")
+        return super().apply(result)
 
-    def disarm(self):
-        self.module.run_command([self.systemctl, "stop", f"{ROLLBACK_UNIT}.timer"])
+    def extra_changes(self, result):
+        recorded = read(self.path("applied.nft"))
+        result["drift"] = recorded is not None and recorded != self.live()
+        if result["drift"]:
+            result["warnings"] = [
+                f"the live ruleset differs from the last confirmed apply ({self.dest}): replacing it"
+            ]
+        return read(self.dest) != read(self.src) or recorded is None or result["drift"]
 
-
-def sha256(text):
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def write_atomically(module, path, content, mode):
-    folder = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".nft_apply.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(content)
-    os.chmod(temporary, mode)
-    module.atomic_move(temporary, path)
-
-
-def apply(module, nft, params, result):
-    src, dest, state_dir = params["src"], params["dest"], params["state_dir"]
-    candidate = read(src)
-    if candidate is None:
-        if module.check_mode:
-            # The template task that writes src did not write it in check mode.
-            result.update(changed=True, msg=f"src {src} is not written yet (check mode)")
-            return result
-        module.fail_json(msg=f"src {src}: no such file")
-    if not starts_with_flush(candidate):
-        module.fail_json(
-            msg=f"src {src}: the ruleset must start with 'flush ruleset' so that it replaces the live "
-            "one atomically; nothing was applied"
-        )
-    rc, message = nft.check(src)
-    if rc != 0:
-        module.fail_json(msg=f"src {src}: nft -c rejected the ruleset; nothing was applied:\n{message}")
-
-    live = nft.live()
-    recorded = read(os.path.join(state_dir, "applied.nft"))
-    current = read(dest)
-    result["drift"] = recorded is not None and recorded != live
-    result["live_sha256"] = sha256(live)
-    changed = current != candidate or recorded is None or result["drift"]
-    if module._diff and changed:
-        result["diff"] = {
-            "before": current or "",
-            "after": candidate,
-            "before_header": dest,
-            "after_header": src,
-        }
-    if not changed:
-        return result
-    result["changed"] = True
-    if result["drift"]:
-        result["warnings"] = [
-            f"the live ruleset differs from the last confirmed apply ({dest}): replacing it"
+    def extra_diff(self):
+        return [
+            {
+                "before": read(self.dest) or "",
+                "after": read(self.src),
+                "before_header": self.dest,
+                "after_header": self.src,
+            }
         ]
-    if module.check_mode:
-        return result
-    if nft.armed():
-        module.fail_json(
-            msg="an earlier apply still awaits confirmation: wait for its rollback, or confirm it with "
-            "phase=confirm; nothing was applied",
-            rollback_armed=True,
-        )
 
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    previous = os.path.join(state_dir, "previous.nft")
-    write_atomically(module, previous, "flush ruleset\n" + live, 0o600)
-    nft.arm(previous, params["rollback_timeout"])
-    rc, out, err = nft.load(src)
-    if rc != 0:
-        nft.disarm()
-        nft.load(previous)
-        module.fail_json(
-            msg=f"nft -f {src} failed (rc={rc}); the previous ruleset was kept: {(err or out).strip()}"
-        )
-    result.update(applied=True, rollback_armed=True, live_sha256=sha256(nft.live()))
-    return result
+    def backup_extra(self):
+        write_atomically(self.path("previous.nft"), "flush ruleset\n" + self.live(), 0o600)
+        # The ruleset loaded is the one checked now, whatever happens to src.
+        write_atomically(self.path("candidate.nft"), read(self.src), 0o600)
 
+    def activate_commands(self):
+        return [[self.nft, "-f", self.path("candidate.nft")]]
 
-def confirm(module, nft, params, result):
-    src, dest, state_dir = params["src"], params["dest"], params["state_dir"]
-    if not nft.armed():
-        module.fail_json(
-            msg="no apply awaits confirmation: the rollback has already restored the previous ruleset "
-            f"(or nothing was applied); {dest} was left unchanged"
-        )
-    nft.disarm()
-    candidate = read(src)
-    mode = os.stat(dest).st_mode & 0o7777 if os.path.exists(dest) else 0o755
-    write_atomically(module, dest, candidate, mode)
-    live = nft.live()
-    os.makedirs(state_dir, mode=0o700, exist_ok=True)
-    write_atomically(module, os.path.join(state_dir, "applied.nft"), live, 0o600)
-    result.update(changed=True, confirmed=True, rollback_armed=False, live_sha256=sha256(live))
-    return result
+    def rollback_commands(self):
+        return [[self.nft, "-f", self.path("previous.nft")]]
+
+    def finish(self, result):
+        mode = os.stat(self.dest).st_mode & 0o7777 if os.path.exists(self.dest) else 0o755
+        write_atomically(self.dest, read(self.path("candidate.nft")), mode)
+        self._live = None
+        write_atomically(self.path("applied.nft"), self.live(), 0o600)
+
+    def left_unchanged(self):
+        return self.dest
+
+    def describe(self, result):
+        self._live = None
+        result["live_sha256"] = sha256(self.live())
 
 
 def main():
@@ -289,27 +254,12 @@ def main():
         argument_spec={
             "src": {"type": "path", "required": True},
             "dest": {"type": "path", "default": "/etc/nftables.conf"},
-            "rollback_timeout": {"type": "int", "default": 90},
-            "state_dir": {"type": "path", "default": "/var/lib/patn-nft"},
-            "confirm": {"type": "bool", "default": True},
-            "phase": {"type": "str", "choices": ["apply", "confirm", "status"], "default": "apply"},
+            "name": {"type": "str", "default": "nftables"},
+            **COMMON_ARGUMENTS,
         },
         supports_check_mode=True,
     )
-    params = module.params
-    if params["rollback_timeout"] < MIN_ROLLBACK_TIMEOUT:
-        module.fail_json(
-            msg=f"rollback_timeout {params['rollback_timeout']}: at least {MIN_ROLLBACK_TIMEOUT} seconds"
-        )
-    nft = Nft(module)
-    result = {"changed": False, "applied": False, "confirmed": False}
-    if params["phase"] == "apply":
-        apply(module, nft, params, result)
-    elif params["phase"] == "confirm" and not module.check_mode:
-        confirm(module, nft, params, result)
-    result.setdefault("live_sha256", sha256(nft.live()))
-    result.setdefault("rollback_armed", nft.armed())
-    module.exit_json(**result)
+    run_change(module, NftChange(module))
 
 
 if __name__ == "__main__":

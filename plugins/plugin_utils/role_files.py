@@ -12,7 +12,9 @@ say which roles a host gets (and with which role `when`); the roles' task
 files say which files they write: every `template` task (src, dest, loop,
 when, vars, its `validate:` command), every `copy` task with `content`, and
 the `file` tasks that link or remove a file (nginx and FreeRADIUS enable
-their sites that way). `include_tasks` and `include_role` are followed per
+their sites that way), and `patn.infra.confirmed_apply`, which puts the
+files staged by those tasks in place (each is reported where its program
+reads it, its `dest`). `include_tasks` and `include_role` are followed per
 loop item. The roles' input checks (`assert` tasks, and the argument specs
 Ansible checks before each role) are evaluated too, so an unset required
 input is reported with the role's own message, naming the host and the
@@ -72,7 +74,8 @@ FILE = "file"
 INCLUDE_TASKS = "include_tasks"
 INCLUDE_ROLE = "include_role"
 ARGUMENT_SPEC = "validate_argument_spec"
-ACTED_ON = {TEMPLATE, ASSERT, COPY, FILE, INCLUDE_TASKS, INCLUDE_ROLE, ARGUMENT_SPEC}
+CONFIRMED_APPLY = "confirmed_apply"
+ACTED_ON = {TEMPLATE, ASSERT, COPY, FILE, INCLUDE_TASKS, INCLUDE_ROLE, ARGUMENT_SPEC, CONFIRMED_APPLY}
 
 # A placeholder never looks like a secret: this prefix, then a short hash.
 PLACEHOLDER_PREFIX = "placeholder-"
@@ -414,6 +417,7 @@ class RoleFiles:
             TEMPLATE: self._template,
             COPY: self._copy,
             FILE: self._file,
+            CONFIRMED_APPLY: self._confirmed_apply,
             INCLUDE_TASKS: self._include_tasks,
             INCLUDE_ROLE: self._include_role,
         }
@@ -585,6 +589,24 @@ class RoleFiles:
             changes.append(FileChange(step.visit.host.name, "link", path, str(templar.template(args["src"]))))
         elif state == "absent":
             changes.append(FileChange(step.visit.host.name, "absent", path))
+
+    @staticmethod
+    def _confirmed_apply(step: _Step) -> None:
+        """patn.infra.confirmed_apply puts each staged file (src, written by an
+        earlier task) in place at dest, where its program reads it: the file
+        is reported there. A src that no task wrote is a problem."""
+        files = step.templar.template(step.task.args.get("files") or [])
+        written = {item.path: item for item in step.visit.result.files}
+        for entry in files:
+            source, dest = str(entry["src"]), str(entry["dest"])
+            staged = written.get(source)
+            if staged is None:
+                message = f"{step.task.args.get('name', 'confirmed_apply')}: {source} is written by no task"
+                step.visit.result.problems.append(Problem(step.visit.host.name, step.where, message))
+                continue
+            staged.path = dest
+            if entry.get("validate"):
+                staged.validate = str(entry["validate"])
 
     def _include(self, step: _Step):
         """A copy of the include task carrying the loop item, as the strategy

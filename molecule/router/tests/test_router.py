@@ -7,9 +7,11 @@ internal networks (the WAN is a documentation prefix): nothing leaves the
 machine.
 """
 
+import base64
 import json
 import random
 import struct
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -52,6 +54,21 @@ def guest():
     return testinfra.get_host("podman://guest-client")
 
 
+@pytest.fixture(scope="module")
+def router2():
+    return testinfra.get_host("podman://router2")
+
+
+@pytest.fixture(scope="module")
+def staff2():
+    return testinfra.get_host("podman://staff2-client")
+
+
+@pytest.fixture(scope="module")
+def guest2():
+    return testinfra.get_host("podman://guest2-client")
+
+
 def http_get(host, address, timeout=5):
     script = (
         "import urllib.request; "
@@ -63,6 +80,33 @@ def http_get(host, address, timeout=5):
 def tcp_connect(host, address, port):
     script = f"import socket; socket.create_connection(('{address}', {port}), timeout=3)"
     return host.run(f'python3 -c "{script}"')
+
+
+def tcp_outcome(host, address, port):
+    """open, refused (the packet got there: no listener) or dropped (no answer in 3 s)."""
+    script = (
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('{address}', {port}), timeout=3); print('open')\n"
+        "except ConnectionRefusedError:\n"
+        "    print('refused')\n"
+        "except OSError:\n"
+        "    print('dropped')\n"
+    )
+    encoded = base64.b64encode(script.encode()).decode()
+    return host.check_output(f"python3 -c \"import base64; exec(base64.b64decode('{encoded}'))\"")
+
+
+ICMP_ECHO = (Path(__file__).parent.parent / "files" / "icmp_echo.py").read_text()
+
+
+def icmp_echo(host, address):
+    """True when address answers one ICMP echo from host within 2 s (the images have no ping)."""
+    encoded = base64.b64encode(ICMP_ECHO.encode()).decode()
+    script = (
+        f"import base64, sys; sys.argv = ['icmp_echo', '{address}', '2']; exec(base64.b64decode('{encoded}'))"
+    )
+    return host.run(f'python3 -c "{script}"').rc == 0
 
 
 def resolve(host, server, name):
@@ -229,3 +273,92 @@ def test_qos_puts_each_kind_of_traffic_in_its_class(router, guest, staff):
     assert after[30] > before[30], "guest traffic did not go to class 1:30"
     assert after[20] > before[20], "staff traffic did not go to class 1:20"
     assert after[10] > before[10], "tunnel traffic did not go to class 1:10"
+
+
+def test_monitoring_reaches_the_node_exporter_port_and_no_one_else_does(noc, staff):
+    # The services image runs a node exporter (roles/base is not run here):
+    # open, or refused where none listens, both prove the firewall let the
+    # packet through; dropped is the firewall's answer.
+    assert tcp_outcome(noc, "172.19.4.1", 9100) in ("open", "refused")
+    assert tcp_outcome(staff, "172.19.4.1", 9100) == "dropped"
+    assert tcp_outcome(staff, "172.19.5.1", 9100) == "dropped"
+
+
+# --- Confirm-or-revert of the tunnel ------------------------------------------------
+
+
+def test_a_wrong_tunnel_change_through_the_tunnel_came_back_by_itself(router):
+    # side_effect.yml: the tunnel with a wrong hub key, over SSH through the tunnel.
+    result = json.loads(router.file("/root/tunnel-change-result.json").content_string)
+    assert result.get("rolled_back") is True, result
+    assert result["confirmed"] is False
+    assert result["applied"] is True
+    reverted = ("the previous tunnel configuration came back", "rollback has already restored")
+    assert any(words in result["msg"] for words in reverted), result["msg"]
+    # The site answered again within the rollback window (20 s) plus one minute.
+    assert result["answered"] - result["armed_at"] <= 20 + 60
+    configuration = router.file("/etc/wireguard/wg0.conf").content_string
+    assert "d3JvbmcgaHViIGtleTogdGhlIGxhYidzIG93biBvbmU=" not in configuration
+    assert "d3JvbmcgaHViIGtleTogdGhlIGxhYidzIG93biBvbmU=" not in router.check_output("wg show wg0 peers")
+    assert not router.file("/var/lib/patn-apply/tunnel/pending.json").exists
+
+
+# --- A new router fails closed ----------------------------------------------------------
+
+
+def test_a_refused_first_ruleset_leaves_the_safe_one(router2):
+    refusal = json.loads(router2.file("/root/first-ruleset-result.json").content_string)
+    assert refusal["task"] == "Apply it, undone unless Ansible reconnects through it"
+    assert "nft -c rejected the ruleset" in refusal["msg"]
+    boot = router2.file("/etc/nftables.conf").content_string
+    assert "table inet patn_safe {" in boot
+    assert "table inet patn {" not in boot
+    # router2 was stopped and started since: the boot ruleset is the live one.
+    live = router2.check_output("nft list ruleset")
+    assert "table inet patn_safe" in live
+    assert "table inet patn " not in live
+
+
+def test_an_unconfirmed_first_ruleset_falls_back_to_the_safe_one(router2):
+    after = router2.file("/root/after-unconfirmed-first.nft").content_string
+    assert "table inet patn_safe" in after
+    assert "table inet patn " not in after
+
+
+def test_nothing_crosses_between_the_segments_of_a_new_router(router2, staff2, guest2):
+    # The segments are up (each client reaches its gateway)...
+    assert icmp_echo(staff2, "172.20.9.1")
+    assert icmp_echo(guest2, "172.20.10.1")
+    assert staff2.run("timeout 5 bash -c '</dev/tcp/127.0.0.1/22'").rc == 0, "staff2's sshd is down"
+    # ...and forwarding is off (nftables.service left it off at boot: no zone policy)...
+    assert router2.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
+    for forwarding in ("0", "1"):
+        # ...and even on, the safe ruleset forwards nothing.
+        router2.run(f"sysctl -qw net.ipv4.ip_forward={forwarding}")
+        try:
+            assert tcp_outcome(guest2, "172.20.9.10", 22) == "dropped"
+            assert tcp_outcome(staff2, "172.20.10.10", 22) == "dropped"
+            assert tcp_outcome(staff2, UPSTREAM, 80) == "dropped"
+            assert tcp_outcome(staff2, DC_SERVICE, 80) == "dropped"
+        finally:
+            router2.run("sysctl -qw net.ipv4.ip_forward=0")
+
+
+# --- One site down blocks no other --------------------------------------------------------
+
+
+def test_the_hub_configures_the_routers_that_answer_when_one_is_down(hub):
+    # side_effect.yml: router2 stopped, the first router's peer removed from the
+    # hub's file, then the hub's tunnel tasks run.
+    result = json.loads(hub.file("/root/tunnel-peers-result.json").content_string)
+    assert result["learned"] == ["router"]
+    assert result["kept"] == ["router2"]
+    assert result["missing"] == []
+    assert any("router2" in warning for warning in result["warnings"])
+    assert result["applied"]["confirmed"] is True
+    configuration = hub.file("/etc/wireguard/wg0.conf").content_string
+    assert "# router: site bzv-hq of sante." in configuration
+    assert "# router2: site tgi-bzv of justice." in configuration
+    allowed = hub.check_output("wg show wg0 allowed-ips")
+    assert "172.19.4.0/22" in allowed
+    assert "172.20.8.0/22" in allowed
