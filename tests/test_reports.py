@@ -111,3 +111,12 @@ def test_plan_diff_reads_a_registry_from_before_the_zone_policy(tmp_path):
     tables = registry.allocations(plan_diff.with_zone_policy(registry.load(old)))
     current = registry.allocations(registry.load(TOP / "inventories" / "lab" / "registry"))
     assert plan_diff.diff(tables, current) == ["No change in sites or allocations."]
+
+
+def test_reports_show_the_tunnel_hub_and_its_status(tmp_path):
+    output = tmp_path / "reports"
+    assert report.main(["report", str(TOP / "inventories" / "production" / "registry"), str(output)]) == 0
+    markdown = " ".join((output / "sante.md").read_text().split())
+    assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in markdown
+    page = " ".join((output / "sante.html").read_text().split())
+    assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in page

@@ -161,10 +161,8 @@ def check_reservations(tmp_path, extra_vars):
     return run_check(tmp_path, "Check the DHCP reservations", extra_vars)
 
 
-def run_check(tmp_path, name, extra_vars, site=None):
-    """Run one of the role's asserts (from tasks/main.yml) alone, on site.yml's site or on `site`."""
-    tasks = yaml.safe_load((TOP / "roles" / "router" / "tasks" / "main.yml").read_text())
-    (task,) = [task for task in tasks if task["name"].startswith(name)]
+def check_play(tmp_path, task, site=None):
+    """A playbook of one of the role's tasks alone, on site.yml's site or on `site`."""
     site_file = FIXTURES / "site.yml"
     if site is not None:
         site_file = tmp_path / "site.yml"
@@ -184,7 +182,18 @@ def run_check(tmp_path, name, extra_vars, site=None):
         "tasks": [task],
     }
     playbook.write_text(yaml.safe_dump([play]))
-    return run_playbook(playbook, "-e", json.dumps(extra_vars))
+    return playbook
+
+
+def role_task(name, tasks_file="main.yml"):
+    tasks = yaml.safe_load((TOP / "roles" / "router" / "tasks" / tasks_file).read_text())
+    (task,) = [task for task in tasks if task["name"].startswith(name)]
+    return task
+
+
+def run_check(tmp_path, name, extra_vars, site=None):
+    """Run one of the role's asserts (from tasks/main.yml) alone, on site.yml's site or on `site`."""
+    return run_playbook(check_play(tmp_path, role_task(name), site), "-e", json.dumps(extra_vars))
 
 
 def test_reservations_of_the_site_pass_the_check(tmp_path):
@@ -498,3 +507,31 @@ def test_a_site_router_forwards_its_devices_time_and_logs_to_the_data_centre(tmp
 def test_no_central_service_address_no_rule(rendered):
     rules = (rendered / "nftables.conf").read_text()
     assert "@central_services" not in rules
+
+
+PLANNED_HUB = {
+    "router__tunnel_mode": "spoke",
+    "router__tunnel_hub_endpoint": "203.0.113.10:51820",
+    "router__tunnel_hub_planned": True,
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "check_mode", "passes"),
+    [
+        (PLANNED_HUB, False, False),
+        (PLANNED_HUB, True, True),
+        ({**PLANNED_HUB, "router__tunnel_hub_planned": False}, False, True),
+        ({**PLANNED_HUB, "router__tunnel_mode": "hub"}, False, True),
+    ],
+    ids=["planned-refused", "planned-check-mode", "approved", "hub-itself"],
+)
+def test_a_planned_hub_endpoint_runs_in_check_mode_only(tmp_path, given, check_mode, passes):
+    """The registry's tunnel_hub stands in until approved: rendered and checked, never applied."""
+    playbook = check_play(tmp_path, role_task("Refuse a hub endpoint", "tunnel.yml"))
+    result = run_playbook(playbook, "-e", json.dumps(given), *(["--check"] if check_mode else []))
+    said = " ".join(result.stdout.split())
+    assert (result.returncode == 0) == passes, said[-3000:]
+    if not passes:
+        assert "the hub's endpoint (203.0.113.10:51820) is a stand-in" in said
+        assert "national.yml tunnel_hub.status: planned" in said

@@ -25,7 +25,9 @@ description:
   - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
     C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
   - "Variable of the C(ministries) group, so of every host: C(patn_zone_policy), the C(zone_policy)
-    of C(national.yml) (source zone or C(tunnel) to the zones, C(internet) or C(datacentre) it may reach)."
+    of C(national.yml) (source zone or C(tunnel) to the zones, C(internet) or C(datacentre) it may reach),
+    and C(patn_tunnel_hub) when C(national.yml) has a C(tunnel_hub): the hub's address, port, status
+    (C(planned) or C(approved)) and endpoint (C(address:port), the site routers' WireGuard peer)."
   - "Ministry group variables: C(patn_ministry), C(patn_ministry_name)."
   - "Site group variables, set once per site: C(patn_site) (id, code, name, type, department,
     town, status, block, tunnel and loopback addresses), C(patn_segments) (per segment: vlan,

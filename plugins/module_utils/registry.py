@@ -36,7 +36,7 @@ from ansible_collections.patn.infra.plugins.module_utils.registry_schema import 
     RegistryValidator,
 )
 from ansible_collections.patn.infra.plugins.module_utils.secret_words import is_secret_name
-from netaddr import AddrFormatError, IPNetwork
+from netaddr import INET_PTON, AddrFormatError, IPAddress, IPNetwork
 
 # libyaml's safe loader when PyYAML has it: several times faster on big registries.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -268,7 +268,41 @@ def _national_problems(path: str, national: dict) -> tuple[list[Problem], Addres
     except (AddrFormatError, ValueError) as error:
         return [Problem(path, str(error), field="address_plan.supernet")], None
     problems = _ministry_problems(path, national, plan) + _profile_problems(path, national)
+    problems += _tunnel_hub_problems(path, national, plan)
     return problems + _zone_policy_problems(path, national), plan
+
+
+# RFC 5737 and RFC 3849: addresses for examples, never routed.
+DOCUMENTATION_NETWORKS = [
+    IPNetwork(network) for network in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+]
+
+
+def _tunnel_hub_problems(path: str, national: dict, plan: AddressPlan) -> list[Problem]:
+    """The hub's endpoint: an IP address outside the plan; a documentation one only planned."""
+    hub = national.get("tunnel_hub")
+    if hub is None:
+        return []
+    field = "tunnel_hub.address"
+    try:
+        address = IPAddress(hub["address"], flags=INET_PTON)
+    except (AddrFormatError, ValueError):
+        message = (
+            f"'{hub['address']}' is not an IP address (the site routers dial the hub before"
+            " any resolver is reachable: a DNS name would need the tunnel it opens)"
+        )
+        return [Problem(path, message, field=field)]
+    if address in plan.supernet:
+        message = (
+            f"{address} is inside the address plan ({plan.supernet}): the tunnel cannot run inside itself"
+        )
+        return [Problem(path, message, field=field)]
+    if hub["status"] == "approved" and any(address in network for network in DOCUMENTATION_NETWORKS):
+        message = (
+            f"{address} is a documentation address (RFC 5737/3849): it can only be planned, never approved"
+        )
+        return [Problem(path, message, field="tunnel_hub.status")]
+    return []
 
 
 def _ministry_problems(path: str, national: dict, plan: AddressPlan) -> list[Problem]:
@@ -719,6 +753,25 @@ def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[s
     ]
 
 
+def _national_variables(national: dict) -> dict:
+    """Variables of every host: the zone policy, and the tunnel hub with the
+    endpoint WireGuard takes (when the registry has one)."""
+    variables: dict[str, Any] = {
+        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()}
+    }
+    if "tunnel_hub" in national:
+        hub = national["tunnel_hub"]
+        address = str(IPAddress(hub["address"], flags=INET_PTON))
+        endpoint = f"[{address}]:{hub['port']}" if ":" in address else f"{address}:{hub['port']}"
+        variables["patn_tunnel_hub"] = {
+            "address": address,
+            "port": hub["port"],
+            "status": hub["status"],
+            "endpoint": endpoint,
+        }
+    return variables
+
+
 def build(registry: Registry, *, check: bool = True) -> Inventory:
     """Hosts, groups and variables of a registry. Validates first unless told not to."""
     if check:
@@ -731,9 +784,7 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
     roles = national["device_roles"]
     inventory = Inventory()
     # National, so on the parent of every ministry group: every host sees it.
-    inventory.group_vars["ministries"] = {
-        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()}
-    }
+    inventory.group_vars["ministries"] = _national_variables(national)
     for key, ministry in ministries.items():
         inventory.group_vars[f"ministry_{key}"] = {
             "patn_ministry": key,

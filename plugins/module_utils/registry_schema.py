@@ -65,7 +65,7 @@ _ACCESS_POINT = _record(
 
 NATIONAL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "national.yml: the plan, segments, zone policy, device roles, site types, ministries",
+    "title": "national.yml: plan, segments, zone policy, device roles, site types, ministries, tunnel hub",
     **_record(
         [
             "address_plan",
@@ -124,6 +124,18 @@ NATIONAL_SCHEMA = {
                 )
             ),
             "departments": {"type": "array", "items": _TEXT, "uniqueItems": True, "minItems": 1},
+            # The data centre's WireGuard endpoint, as the site routers dial
+            # it over the Internet: an IP address (registry.py checks it) and
+            # a UDP port. planned until the address is assigned.
+            "tunnel_hub": _record(
+                ["address", "port", "status"],
+                {
+                    "address": _TEXT,
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "status": {"enum": ["planned", "approved"]},
+                    "notes": _TEXT,
+                },
+            ),
             "ministries": {
                 "type": "array",
                 "minItems": 1,

@@ -321,14 +321,16 @@ class RoleFiles:
         """The hosts of an Ansible host pattern (--limit), sorted."""
         return sorted(host.name for host in self.inventory.get_hosts(pattern))
 
+    def host_value(self, name: str, expression: str):
+        """A Jinja expression in the host's variables (before any task)."""
+        host = self.inventory.get_host(name)
+        return Templar(loader=self.loader, variables=self.variables.get_vars(host=host)).template(
+            trust_as_template("{{ " + expression + " }}")
+        )
+
     def host_address(self, name: str) -> str:
         """The host's management address (patn_management_address)."""
-        host = self.inventory.get_host(name)
-        return str(
-            Templar(loader=self.loader, variables=self.variables.get_vars(host=host)).template(
-                trust_as_template("{{ patn_management_address | default('') }}")
-            )
-        )
+        return str(self.host_value(name, "patn_management_address | default('')"))
 
     # --- the walk -------------------------------------------------------------
 
