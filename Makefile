@@ -54,12 +54,7 @@ molecule: images ## Every Molecule scenario, two at a time (MOLECULE_JOBS=1: one
 # deprecation warnings (scripts/check-deprecations).
 TEST_LOG := $(CURDIR)/.cache/test-logs/ansible.log
 test: export ANSIBLE_LOG_PATH := $(TEST_LOG)
-# Molecule and the lab side by side: both spend most of their time waiting
-# (on apt's downloads, on systemd, on SSH), so together they take little more
-# than the lab alone. Each one's output is printed whole when it ends.
-test: test-log check-collections lint unit setup-check validate ## The whole suite: what CI runs
-	@echo "Molecule and the lab, side by side (each one's output comes when it ends)"
-	@$(MAKE) --no-print-directory -j2 --output-sync=target molecule lab-check
+test: test-log check-collections lint unit setup-check validate molecule lab-check ## The whole suite: what CI runs
 	@python3 scripts/check-deprecations $(TEST_LOG)
 	@echo "All checks passed."
 
