@@ -88,6 +88,22 @@ def test_role_has_a_molecule_scenario_with_idempotence(role):
         assert tests, f"molecule/{scenario.name} has no testinfra tests"
 
 
+def test_check_mode_is_proven_on_fresh_and_on_converged_hosts():
+    # Fresh hosts: the lab runs site.yml in check mode before the real run,
+    # on plain images where no role's package is installed yet (every role
+    # is in site.yml). Converged hosts: every scenario checks after its
+    # idempotence step.
+    lab = (TOP / "scripts" / "lab").read_text()
+    check_run = lab.find("playbooks/site.yml --check")
+    real_run = lab.find("playbooks/site.yml\n")
+    assert 0 <= check_run < real_run, "scripts/lab no longer runs site.yml --check before the real run"
+    for scenario in (TOP / "molecule").iterdir():
+        if (scenario / "molecule.yml").is_file():
+            sequence = load(scenario / "molecule.yml").get("scenario", {}).get("test_sequence") or []
+            after = sequence[sequence.index("idempotence") :]
+            assert "check" in after, f"{scenario.name}: no check mode after idempotence"
+
+
 def test_both_strategies_are_proven_by_molecule():
     # Mitogen is the default (ansible.cfg); ANSIBLE_STRATEGY=linear is the
     # operators' switch back to Ansible's own, so a scenario must run with it.
