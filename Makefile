@@ -33,7 +33,7 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ansible-lint --offline
 
 unit: setup ## Unit tests of the Python plugins and scripts (on both cores)
-	python3 -m pytest -n 2 tests --ignore=tests/containers
+	python3 -m pytest -n 2 --durations=10 tests --ignore=tests/containers
 
 # Every file every role writes, for every host of inventories/$(ENV), checked
 # offline by the programs that read them in one network-less container, then
