@@ -25,6 +25,8 @@ description:
   - Supports check mode and diff mode (the diff is O(dest) against O(src)).
   - Refuses to start while an earlier apply (of any change under O(state_dir)) still awaits
     confirmation.
+  - Refuses to apply when the live ruleset, saved as C(nft list ruleset) prints it, does not load again
+    (C(nft -c)): a rollback that could not run is never armed.
 version_added: 0.2.0
 author: PATN infrastructure team
 options:
@@ -140,6 +142,7 @@ live_sha256:
 """
 
 import os
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.patn.infra.plugins.module_utils.confirmed_change import (
@@ -224,8 +227,26 @@ class NftChange(Change):
             }
         ]
 
+    def previous(self):
+        """What the rollback loads: the live ruleset as nft lists it."""
+        return "flush ruleset\n" + self.live()
+
+    def back_up(self, candidates, apply_id):
+        # Some listings do not parse again (a feature nft prints but cannot
+        # read back): the rollback would fail and leave the candidate live.
+        with tempfile.NamedTemporaryFile("w", prefix="patn-previous-", suffix=".nft") as saved:
+            saved.write(self.previous())
+            saved.flush()
+            rc, out, err = self.module.run_command([self.nft, "-c", "-f", saved.name])
+        if rc != 0:
+            self.module.fail_json(
+                msg="the live ruleset, saved as 'nft list ruleset' prints it, does not load again "
+                "(nft -c), so no rollback could restore it; nothing was applied:\n" + (err or out).strip()
+            )
+        super().back_up(candidates, apply_id)
+
     def backup_extra(self):
-        write_atomically(self.path("previous.nft"), "flush ruleset\n" + self.live(), 0o600)
+        write_atomically(self.path("previous.nft"), self.previous(), 0o600)
         # The ruleset loaded is the one checked now, whatever happens to src.
         write_atomically(self.path("candidate.nft"), read(self.src), 0o600)
 
