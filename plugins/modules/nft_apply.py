@@ -26,7 +26,7 @@ description:
   - Refuses to start while an earlier apply (of any change under O(state_dir)) still awaits
     confirmation.
   - Refuses to apply when the live ruleset, saved as C(nft list ruleset) prints it, does not load again
-    (C(nft -c)): a rollback that could not run is never armed.
+    (C(nft -c)), so that a rollback that could not run is never armed.
 version_added: 0.2.0
 author: PATN infrastructure team
 options:
