@@ -174,6 +174,8 @@ def test_rollback_timer_restores_the_ruleset_of_before(tmp_path):
     command = run_timer(host)
     assert command[-1] == str(host.change_dir / "rollback")
     assert "--on-active=60s" in command
+    # A failed rollback must not keep its unit name from every later apply.
+    assert "--collect" in command
     assert host.live == before
     # The rollback leaves a record and nothing pending; dest was never written.
     assert json.loads((host.change_dir / "outcome.json").read_text())["outcome"] == "rolled_back"

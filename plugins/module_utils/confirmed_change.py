@@ -352,6 +352,9 @@ class Change:
             [
                 self.systemd_run,
                 f"--unit={self.rollback_unit}",
+                # A failed run is unloaded too: it can never keep the unit's
+                # name taken from the next apply (reset-failed above as well).
+                "--collect",
                 f"--description=Undo the unconfirmed {self.what} change ({self.name})",
                 f"--on-active={self.timeout}s",
                 "--timer-property=AccuracySec=1s",
@@ -372,6 +375,7 @@ class Change:
             [
                 self.systemd_run,
                 f"--unit={self.activate_unit}",
+                "--collect",
                 f"--description=Activate the {self.what} change ({self.name}) that awaits confirmation",
                 f"--on-active={ACTIVATION_DELAY}s",
                 "--timer-property=AccuracySec=100ms",
