@@ -32,6 +32,20 @@ def test_admin_logs_in_with_key_and_has_sudo(host):
     assert result.stdout.strip() == "0"
 
 
+def test_sudo_runs_on_its_own_terminal_and_logs_to_its_file(host):
+    marker = f"patn-sudo-{uuid.uuid4().hex[:8]}"
+    result = ssh(host, ADMIN, command=f"sudo -n /bin/echo {marker}")
+    assert result.rc == 0, result.stderr
+    assert marker in host.file("/var/log/sudo.log").content_string
+    # sudo -l lists the defaults that apply to the administrator.
+    assert "use_pty" in ssh(host, ADMIN, command="sudo -n -l").stdout
+
+
+def test_sshd_config_is_readable_by_root_only(host):
+    config = host.file("/etc/ssh/sshd_config")
+    assert (config.user, config.mode) == ("root", 0o600)
+
+
 def test_password_login_is_not_offered(host):
     # Ask for password and keyboard-interactive only: the server must answer
     # that publickey is the one method it accepts, whatever the password.
@@ -129,6 +143,8 @@ def test_time_is_served_only_where_asked(host):
         ("net.ipv4.conf.all.log_martians", "1"),
         ("net.ipv4.tcp_syncookies", "1"),
         ("net.ipv6.conf.all.accept_redirects", "0"),
+        ("net.ipv6.conf.all.accept_ra", "0"),
+        ("net.ipv6.conf.default.accept_ra", "0"),
     ],
 )
 def test_network_sysctl_is_live(host, name, value):
