@@ -33,7 +33,7 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 	ansible-lint --offline
 
 unit: setup ## Unit tests of the Python plugins and scripts (on both cores)
-	python3 -m pytest -n 2 --durations=10 tests --ignore=tests/containers
+	python3 -m pytest -p no:cacheprovider -n 2 --durations=10 tests --ignore=tests/containers
 
 # Every file every role writes, for every host of inventories/$(ENV), checked
 # offline by the programs that read them in one network-less container, then
@@ -43,7 +43,7 @@ validate: setup ## Render and check every role's files for every host, and the s
 	python3 scripts/validate --env $(or $(ENV),production) $(if $(LIMIT),--limit '$(LIMIT)')
 
 setup-check: images ## The tests that need the lab images: scripts/setup in clean Debian 12 and 13, make validate's real checkers
-	python3 -m pytest tests/containers
+	python3 -m pytest -p no:cacheprovider tests/containers
 
 # Scenarios side by side (MOLECULE_JOBS at a time), the heaviest first.
 MOLECULE_JOBS ?= 2
@@ -53,8 +53,16 @@ molecule: images ## Every Molecule scenario, two at a time (MOLECULE_JOBS=1: one
 # Every Ansible run of the suite logs to one file, read at the end for
 # deprecation warnings (scripts/check-deprecations).
 TEST_LOG := $(CURDIR)/.cache/test-logs/ansible.log
+# lint, unit, setup-check and validate need no lab: they run side by side,
+# OFFLINE_JOBS at a time (each alone leaves a core idle part of its time),
+# each one's output printed in one piece when it ends. Then Molecule and the
+# lab, which use the whole machine, one after the other.
+OFFLINE_JOBS ?= 2
 test: export ANSIBLE_LOG_PATH := $(TEST_LOG)
-test: test-log check-collections lint unit setup-check validate molecule lab-check ## The whole suite: what CI runs
+test: test-log check-collections images ## The whole suite: what CI runs
+	@$(MAKE) --no-print-directory -j $(OFFLINE_JOBS) --output-sync=target lint unit setup-check validate
+	@$(MAKE) --no-print-directory molecule
+	@$(MAKE) --no-print-directory lab-check
 	@python3 scripts/check-deprecations $(TEST_LOG)
 	@echo "All checks passed."
 
