@@ -274,3 +274,16 @@ def test_node_exporter_publishes_textfile_metrics(host):
         assert f"patn_molecule_marker {marker}" in metrics
     finally:
         host.run(f"rm -f {prom}")
+
+
+def test_a_pending_reboot_is_published(host):
+    # What Debian's packages do when an update needs a reboot, then the
+    # service the timer runs; a reboot clears /run: the metric goes back to 0.
+    assert host.service("patn-reboot-required.timer").is_enabled
+    metrics = f"curl -sS --max-time 10 http://{exporter_address(host)}:9100/metrics"
+    try:
+        host.check_output("touch /run/reboot-required && systemctl start patn-reboot-required.service")
+        assert "patn_reboot_required 1" in host.check_output(metrics).splitlines()
+    finally:
+        host.check_output("rm -f /run/reboot-required && systemctl start patn-reboot-required.service")
+    assert "patn_reboot_required 0" in host.check_output(metrics).splitlines()
