@@ -74,7 +74,8 @@ RETURN = r"""
 segment_interfaces:
   description: >-
     Each segment's interface. With binding C(vlan), C(TRUNK.VLAN); with binding C(port), the port
-    O(ports) names, or an empty string where it names none (listed in C(segment_problems)).
+    O(ports) names. An empty string where there is none (no port named, no trunk, a segment without
+    its VLAN), listed in C(segment_problems).
   type: dict
   sample: {guest: trunk0.30, staff: trunk0.20}
 dhcp_reservations:
@@ -126,7 +127,11 @@ def router_segment_interfaces(segments, binding, ports, trunk):
     if binding == "port":
         ports = _mapping("the segment ports", ports or {})
         return {name: ports.get(name) or "" for name in sorted(segments)}
-    return {name: f"{trunk}.{segments[name].get('vlan')}" for name in sorted(segments)}
+    # No trunk, or a segment without its VLAN: no interface (a problem), never "eth1.None".
+    return {
+        name: f"{trunk}.{segments[name]['vlan']}" if trunk and segments[name].get("vlan") is not None else ""
+        for name in sorted(segments)
+    }
 
 
 def router_dhcp_reservations(access_points, manual, segment):
@@ -201,7 +206,7 @@ def router_network_files(segments, binding, wan_mode, staging_dir):
     return files
 
 
-def router_segment_problems(segments, binding, interfaces, zone_policy):
+def router_segment_problems(segments, binding, interfaces, zone_policy, trunk=""):
     """What is wrong with the segments, their binding and the zone policy."""
     _mapping("the segments", segments)
     _mapping("the interfaces", interfaces)
@@ -210,12 +215,21 @@ def router_segment_problems(segments, binding, interfaces, zone_policy):
         problems.append("no segments: router__segments is empty (the registry gives a site its segments)")
     if binding not in ("vlan", "port"):
         problems.append(f"router__segment_binding is {binding!r}: it must be 'vlan' or 'port'")
-    missing_ports = [name for name in sorted(interfaces) if interfaces[name] == ""]
-    if missing_ports:
+    without_interface = [name for name in sorted(interfaces) if interfaces[name] == ""]
+    if without_interface and binding == "port":
         problems.append(
             "with binding 'port', router__segment_ports must name the interface of each segment"
-            f" (missing: {missing_ports})"
+            f" (missing: {without_interface})"
         )
+    if without_interface and binding == "vlan":
+        if not trunk:
+            problems.append("with binding 'vlan', router__trunk_interface must name the trunk interface")
+        without_vlan = [name for name in without_interface if segments[name].get("vlan") is None]
+        if without_vlan:
+            problems.append(
+                "with binding 'vlan', every segment needs its VLAN (vlan in the registry's segment)"
+                f" (missing: {without_vlan})"
+            )
     policy = zone_policy if isinstance(zone_policy, Mapping) else {}
     if not policy:
         problems.append(
@@ -252,7 +266,9 @@ def router_layout(segments, binding, **options):
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise AnsibleFilterError(f"router_layout: unknown option(s) {unknown} (known: {sorted(OPTIONS)})")
-    given = {name: options.get(name) or default for name, default in OPTIONS.items()}
+    # Only a missing or null option takes its default: a wrong one is refused or reported.
+    given = dict(OPTIONS)
+    given.update((name, value) for name, value in options.items() if value is not None)
     interfaces = router_segment_interfaces(segments, binding, given["ports"], given["trunk"])
     points, manual, segment = given["access_points"], given["reservations"], given["access_point_segment"]
     return {
@@ -260,7 +276,9 @@ def router_layout(segments, binding, **options):
         "dhcp_reservations": router_dhcp_reservations(points, manual, segment),
         "reservation_duplicates": router_reservation_duplicates(points, manual, segment),
         "network_files": router_network_files(segments, binding, given["wan_mode"], given["staging_dir"]),
-        "segment_problems": router_segment_problems(segments, binding, interfaces, given["zone_policy"]),
+        "segment_problems": router_segment_problems(
+            segments, binding, interfaces, given["zone_policy"], given["trunk"]
+        ),
     }
 
 
