@@ -211,3 +211,100 @@ def test_molecule_all_refuses_an_unknown_scenario():
     result = run("molecule-all", "no_such_scenario")
     assert result.returncode == 2
     assert "unknown scenario(s): no_such_scenario" in result.stderr
+
+
+@pytest.fixture
+def suite(tmp_path):
+    """scripts/test-suite in a copy of the project's top folder, with
+    stand-ins: make (logs each call, fails for the targets in FAIL_TARGETS),
+    scripts/lab (its steps, a results table, exit LAB_RC) and sysctl
+    (prints INOTIFY). Marker files show what ran beside what."""
+    top = tmp_path / "top"
+    (top / "scripts").mkdir(parents=True)
+    for name in ("test-suite", "limits"):
+        (top / "scripts" / name).write_text((TOP / "scripts" / name).read_text())
+    (top / "scripts" / "test-suite").chmod(0o755)
+    calls = tmp_path / "calls.log"
+    stand_in(
+        top / "scripts",
+        "lab",
+        f"touch {tmp_path}/lab-started\n"
+        'echo "=== lab containers (lab/lab-up.yml)"\n'
+        'echo "TASK [a lab task that prints this line]"\n'
+        # Long enough that the offline stand-in runs while the lab does.
+        "sleep 2\n"
+        'echo "=== lab checks (lab/checks)"\n'
+        'echo "============ Lab checks ============"\n'
+        'echo "dhcp lease  ptn-hq-rtr1  passed"\n'
+        'echo "1 of 1 checks passed"\n'
+        'echo "============ 1 passed in 1.23s ============"\n'
+        f"touch {tmp_path}/lab-ended\n"
+        'exit "${LAB_RC:-0}"',
+    )
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    stand_in(
+        bin_folder,
+        "make",
+        # Up to 5 s for the lab to start: it is a background job of the suite.
+        f"for i in $(seq 50); do [ -e {tmp_path}/lab-started ] && break; sleep 0.1; done\n"
+        f'seen=""; [ -e {tmp_path}/lab-started ] && seen="$seen lab-started"\n'
+        f'[ -e {tmp_path}/lab-ended ] && seen="$seen lab-ended"\n'
+        f'echo "make $* |$seen" >> {calls}\n'
+        'for target in $FAIL_TARGETS; do case " $* " in *" $target "*) exit 2;; esac; done\n'
+        "exit 0",
+    )
+    stand_in(bin_folder, "sysctl", 'echo "${INOTIFY:-1024}"')
+
+    def run_suite(**env):
+        result = subprocess.run(
+            [str(top / "scripts" / "test-suite")],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=dict(os.environ, PATH=f"{bin_folder}:{os.environ['PATH']}", **env),
+            timeout=60,
+        )
+        return result, calls.read_text().splitlines()
+
+    return run_suite
+
+
+def test_suite_starts_the_lab_first_and_runs_the_rest_beside_it(suite):
+    result, calls = suite()
+    assert result.returncode == 0, result.stdout + result.stderr
+    offline, molecule = calls
+    assert "lint unit setup-check validate" in offline
+    assert "--keep-going" in offline
+    # The lab had started, and was not over, when the offline parts began.
+    assert offline.endswith("| lab-started")
+    assert molecule.startswith("make --no-print-directory molecule")
+    assert "[lab, 0 min] lab containers (lab/lab-up.yml)" in result.stdout
+    assert "dhcp lease  ptn-hq-rtr1  passed" in result.stdout
+    # A passing lab shows its table, not its whole log.
+    assert "a lab task that prints this line" not in result.stdout
+    assert "Molecule and the lab passed" in result.stdout
+
+
+def test_suite_runs_molecule_after_the_lab_below_the_inotify_limit(suite):
+    result, calls = suite(INOTIFY="128")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Molecule waits for the lab to end" in result.stdout
+    assert calls[1].endswith("| lab-started lab-ended")
+
+
+def test_suite_shows_a_failed_lab_s_whole_log_and_still_runs_molecule(suite):
+    result, calls = suite(LAB_RC="3")
+    assert result.returncode == 1
+    assert "lab check FAILED (exit 3)" in result.stdout
+    assert "TASK [a lab task that prints this line]" in result.stdout
+    assert len(calls) == 2
+    assert "FAILED after 0 min: lab check" in result.stdout
+
+
+def test_suite_failing_offline_part_stops_neither_molecule_nor_the_lab(suite):
+    result, calls = suite(FAIL_TARGETS="unit")
+    assert result.returncode == 1
+    assert calls[1].startswith("make --no-print-directory molecule")
+    assert "lab check passed" in result.stdout
+    assert "FAILED after 0 min: lint/unit/setup-check/validate" in result.stdout
