@@ -287,3 +287,66 @@ def test_a_pending_reboot_is_published(host):
     finally:
         host.check_output("rm -f /run/reboot-required && systemctl start patn-reboot-required.service")
     assert "patn_reboot_required 0" in host.check_output(metrics).splitlines()
+
+
+# --- Hardening (tasks/hardening.yml) ----------------------------------------
+
+
+def test_an_admin_session_cannot_write_a_core_dump(host):
+    # A command over SSH: not a login shell, so the limit comes from PAM (limits.d).
+    result = ssh(host, ADMIN, command="'ulimit -S -c; ulimit -H -c'")
+    assert result.rc == 0, result.stderr
+    assert result.stdout.split() == ["0", "0"]
+
+
+def test_an_idle_login_shell_times_out_and_dumps_no_core(host):
+    assert host.check_output(f"su - {ADMIN} -c 'echo $TMOUT; ulimit -H -c'").split() == ["900", "0"]
+    # An administrator cannot lift the timeout from the shell.
+    lifted = host.run(f"su - {ADMIN} -c 'TMOUT=0'")
+    assert lifted.rc != 0
+    assert "TMOUT: readonly variable" in lifted.stderr
+
+
+def test_systemd_coredump_keeps_no_core(host):
+    config = host.check_output("systemd-analyze cat-config systemd/coredump.conf")
+    assert "Storage=none" in config.splitlines()
+    assert "ProcessSizeMax=0" in config.splitlines()
+
+
+def test_admin_homes_are_closed_to_other_users(host):
+    home = host.user(ADMIN).home
+    assert host.file(home).mode == 0o750
+
+
+@pytest.mark.parametrize("module", ["usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc"])
+def test_blocked_kernel_modules_cannot_be_loaded(host, module):
+    # What modprobe would run instead of loading the module.
+    assert host.check_output(f"modprobe -n -v {module}").strip() == "install /bin/true"
+
+
+def test_cron_tables_are_readable_by_root_only(host):
+    # sysstat brings cron tables (/etc/cron.d/sysstat); every one is closed.
+    tables = host.check_output("find /etc -maxdepth 1 -name 'cron*' -printf '%p %m %u\\n'").splitlines()
+    assert "/etc/cron.d 700 root" in tables
+    for line in tables:
+        _path, mode, owner = line.split()
+        assert (mode, owner) in {("700", "root"), ("600", "root")}, line
+
+
+def test_sshd_limits_sessions_and_uses_no_tcp_keepalive(host):
+    effective = host.check_output("sshd -T").splitlines()
+    assert "maxsessions 4" in effective
+    assert "tcpkeepalive no" in effective
+
+
+def test_system_activity_is_collected_for_sar(host):
+    assert host.service("sysstat").is_enabled
+    # Two samples, as the timer takes them every ten minutes (the collection
+    # writes nothing while ENABLED is not "true").
+    collect = "systemctl start sysstat-collect.service"
+    host.check_output(f"{collect} && sleep 1 && {collect}")
+    assert "Average:" in host.check_output("sar -u")
+
+
+def test_installed_files_match_their_packages(host):
+    assert host.run("debsums -s openssh-server sudo").rc == 0
