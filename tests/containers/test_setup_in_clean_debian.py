@@ -27,6 +27,8 @@ def clean_debian(request):
     podman("run", "-d", "--name", name, f"localhost/patn-rootfs:{request.param}", "sleep", "infinity")
     try:
         podman("exec", name, "mkdir", "-p", "/opt/patn/scripts")
+        # The kernel limits setup reads (it raises them where it can).
+        podman("cp", str(TOP / "scripts" / "limits"), f"{name}:/opt/patn/scripts/limits")
         yield name
     finally:
         podman("rm", "-f", "-t", "0", name, check=False)
