@@ -59,21 +59,18 @@ def said(result):
     return result.stdout + result.stderr
 
 
-def lab_state():
-    """What the lab keeps in .lab/ (its throwaway secrets): names and times."""
-    folder = TOP / ".lab"
-    if not folder.exists():
-        return None
-    return sorted((str(path), path.stat().st_mtime) for path in folder.rglob("*"))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lab-files")
-    before = lab_state()
-    result = validate("--env", "lab", "--no-container", "--out", out)
-    # The lab's password lookups write into the run's own folder, never .lab/.
-    assert lab_state() == before
+    """The lab's render, from a copy of its inventory: the copy's lab folder
+    (lab_dir, inventory_dir/../../.lab) is its own, which no lab running
+    beside the tests (make test) writes into."""
+    top = tmp_path_factory.mktemp("lab-copy")
+    inventory = top / "inventories" / "lab"
+    shutil.copytree(TOP / "inventories" / "lab", inventory)
+    out = top / "out"
+    result = validate("-i", inventory, "--no-container", "--out", out)
+    # The lab's password lookups write into the run's own folder, never lab_dir.
+    assert not (top / ".lab").exists()
     return result, out
 
 
