@@ -335,7 +335,7 @@ def test_cron_tables_are_readable_by_root_only(host):
 
 def test_sshd_limits_sessions_and_uses_no_tcp_keepalive(host):
     effective = host.check_output("sshd -T").splitlines()
-    assert "maxsessions 4" in effective
+    assert "maxsessions 2" in effective
     assert "tcpkeepalive no" in effective
 
 
