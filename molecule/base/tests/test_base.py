@@ -350,3 +350,11 @@ def test_system_activity_is_collected_for_sar(host):
 
 def test_installed_files_match_their_packages(host):
     assert host.run("debsums -s openssh-server sudo").rc == 0
+
+
+def test_a_password_set_on_the_device_must_be_strong(host):
+    # pam-auth-update put passwdqc in the password stack (libpam-passwdqc).
+    stack = host.check_output("grep -v '^#' /etc/pam.d/common-password")
+    assert "pam_passwdqc.so" in stack
+    defs = host.check_output("grep -E '^SHA_CRYPT_(MIN|MAX)_ROUNDS' /etc/login.defs").splitlines()
+    assert defs == ["SHA_CRYPT_MIN_ROUNDS 100000", "SHA_CRYPT_MAX_ROUNDS 100000"]
