@@ -190,7 +190,11 @@ def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tm
         "molecule",
         'echo "INFO     $3 ➜ create: Executed: Successful"\n'
         'echo "INFO     $3 ➜ converge: Executed: Successful"\n'
-        '[ "$3" = router ] && { echo "router: Verifier tests failed"; exit 1; }\n'
+        '[ "$3" = router ] && {\n'
+        '  echo "TASK [Probe that may fail] ***"; echo "fatal: [router]: FAILED! => {}"; echo "...ignoring"\n'
+        '  echo "TASK [Wait for the rollback] *****"\n'
+        '  echo "fatal: [router2]: FAILED! => {\\"attempts\\": 20}"\n'
+        '  echo "router: Verifier tests failed"; exit 1; }\n'
         "exit 0",
     )
     logs = tmp_path / "logs"
@@ -204,7 +208,13 @@ def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tm
     assert "===== molecule test -s router: its log" in result.stdout
     assert "router: Verifier tests failed" in result.stdout
     assert "1 of 3 scenarios failed: router" in result.stdout
-    assert sorted(path.name for path in logs.iterdir()) == ["nginx.log", "pki.log", "router.log"]
+    # Last, before the count: the failed task, not the ignored one.
+    summary = result.stdout.split("===== router: the tasks that failed (1, the last one first)\n")[1]
+    failure = 'TASK [Wait for the rollback]\n    fatal: [router2]: FAILED! => {"attempts": 20}\n'
+    assert summary.startswith(failure)
+    assert (logs / "failed-tasks.txt").read_text().startswith("\n===== router: the tasks that failed (1,")
+    written = sorted(path.name for path in logs.iterdir())
+    assert written == ["failed-tasks.txt", "nginx.log", "pki.log", "router.log"]
 
 
 def test_molecule_all_refuses_an_unknown_scenario():
@@ -251,6 +261,10 @@ def suite(tmp_path):
         f'seen=""; [ -e {tmp_path}/lab-started ] && seen="$seen lab-started"\n'
         f'[ -e {tmp_path}/lab-ended ] && seen="$seen lab-ended"\n'
         f'echo "make $* |$seen" >> {calls}\n'
+        # As scripts/molecule-all does, whether a scenario failed or not.
+        'case " $* " in *" molecule "*) mkdir -p .cache/molecule\n'
+        '  echo "===== router: the tasks that failed (1, the last one first)" \\\n'
+        "  > .cache/molecule/failed-tasks.txt;; esac\n"
         'for target in $FAIL_TARGETS; do case " $* " in *" $target "*) exit 2;; esac; done\n'
         "exit 0",
     )
@@ -308,3 +322,12 @@ def test_suite_failing_offline_part_stops_neither_molecule_nor_the_lab(suite):
     assert calls[1].startswith("make --no-print-directory molecule")
     assert "lab check passed" in result.stdout
     assert "FAILED after 0 min: lint/unit/setup-check/validate" in result.stdout
+    assert "the tasks that failed" not in result.stdout
+
+
+def test_suite_ends_with_molecule_s_failed_tasks_after_the_lab_s_table(suite):
+    result, _ = suite(FAIL_TARGETS="molecule")
+    assert result.returncode == 1
+    table = result.stdout.index("dhcp lease  ptn-hq-rtr1  passed")
+    tasks = result.stdout.index("===== router: the tasks that failed")
+    assert table < tasks < result.stdout.index("FAILED after 0 min: molecule")
