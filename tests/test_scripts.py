@@ -194,7 +194,9 @@ def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tm
         '  echo "TASK [Probe that may fail] ***"; echo "fatal: [router]: FAILED! => {}"; echo "...ignoring"\n'
         '  echo "TASK [Wait for the rollback] *****"\n'
         '  echo "fatal: [router2]: FAILED! => {\\"attempts\\": 20}"\n'
-        '  echo "router: Verifier tests failed"; exit 1; }\n'
+        '  echo "E       AssertionError: came back late"\n'
+        '  echo "==== short test summary info ===="; echo "FAILED tests/test_router.py::test_rollback"\n'
+        '  echo "==== 1 failed ===="; echo "router: Verifier tests failed"; exit 1; }\n'
         "exit 0",
     )
     logs = tmp_path / "logs"
@@ -208,11 +210,12 @@ def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tm
     assert "===== molecule test -s router: its log" in result.stdout
     assert "router: Verifier tests failed" in result.stdout
     assert "1 of 3 scenarios failed: router" in result.stdout
-    # Last, before the count: the failed task, not the ignored one.
-    summary = result.stdout.split("===== router: the tasks that failed (1, the last one first)\n")[1]
+    # Last, before the count: the failed test, then the failed task, not the ignored one.
+    summary = result.stdout.split("===== router: what failed (2, the last one first)\n")[1]
+    test = "verify: FAILED tests/test_router.py::test_rollback\n    E       AssertionError: came back late\n"
     failure = 'TASK [Wait for the rollback]\n    fatal: [router2]: FAILED! => {"attempts": 20}\n'
-    assert summary.startswith(failure)
-    assert (logs / "failed-tasks.txt").read_text().startswith("\n===== router: the tasks that failed (1,")
+    assert summary.startswith(test + failure)
+    assert (logs / "failed-tasks.txt").read_text().startswith("\n===== router: what failed (2,")
     written = sorted(path.name for path in logs.iterdir())
     assert written == ["failed-tasks.txt", "nginx.log", "pki.log", "router.log"]
 
@@ -263,7 +266,7 @@ def suite(tmp_path):
         f'echo "make $* |$seen" >> {calls}\n'
         # As scripts/molecule-all does, whether a scenario failed or not.
         'case " $* " in *" molecule "*) mkdir -p .cache/molecule\n'
-        '  echo "===== router: the tasks that failed (1, the last one first)" \\\n'
+        '  echo "===== router: what failed (1, the last one first)" \\\n'
         "  > .cache/molecule/failed-tasks.txt;; esac\n"
         'for target in $FAIL_TARGETS; do case " $* " in *" $target "*) exit 2;; esac; done\n'
         "exit 0",
@@ -322,12 +325,12 @@ def test_suite_failing_offline_part_stops_neither_molecule_nor_the_lab(suite):
     assert calls[1].startswith("make --no-print-directory molecule")
     assert "lab check passed" in result.stdout
     assert "FAILED after 0 min: lint/unit/setup-check/validate" in result.stdout
-    assert "the tasks that failed" not in result.stdout
+    assert "what failed" not in result.stdout
 
 
 def test_suite_ends_with_molecule_s_failed_tasks_after_the_lab_s_table(suite):
     result, _ = suite(FAIL_TARGETS="molecule")
     assert result.returncode == 1
     table = result.stdout.index("dhcp lease  ptn-hq-rtr1  passed")
-    tasks = result.stdout.index("===== router: the tasks that failed")
+    tasks = result.stdout.index("===== router: what failed")
     assert table < tasks < result.stdout.index("FAILED after 0 min: molecule")

@@ -224,6 +224,11 @@ def test_tunnel_shows_a_recent_handshake(router):
     assert age < 180
 
 
+def test_wireguard_go_is_killed_soon_when_it_does_not_stop(router):
+    # It once ignored SIGTERM for systemd's default 90 s: a rollback came late.
+    assert router.check_output("systemctl show -P TimeoutStopUSec wg-quick@wg0") == "5s"
+
+
 def test_private_keys_stay_private(router):
     key = router.file("/etc/wireguard/private.key")
     assert key.mode == 0o600
