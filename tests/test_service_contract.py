@@ -59,7 +59,7 @@ def network(patches: list[dict]) -> dict[str, contract.Host]:
     hosts = {}
     for name, (variables, files) in given.items():
         router = contract.load_router(name, files, variables) if contract.RULESET in files else None
-        hosts[name] = contract.Host(name, variables["address"], files, router)
+        hosts[name] = contract.Host(name, variables["address"], files, router, contract.load_firewall(files))
     return hosts
 
 

@@ -189,6 +189,20 @@ def test_guest_client_reaches_its_gateway_and_no_internal_address(hostvars):
     assert tcp_connects(STAFF_NEXT_DOOR, eservice, 443)
 
 
+def test_the_eservice_server_s_own_firewall_lets_staff_reach_its_web_only(hostvars):
+    # The routers' zone policy lets staff into the data centre's services
+    # segment, every port; past them, the server's host firewall (roles/base,
+    # tasks/firewall.yml) lets in its web and drops its SSH and exporter,
+    # which listen (the server reaches them itself).
+    client = "sante-bzv-hq-staff"
+    leased_address(client, "staff")
+    address = hostvars[ESERVICE_HOST]["patn_management_address"]
+    assert tcp_connects(f"patn-lab-client-{client}", address, 443)
+    for port in (22, 9100):
+        assert tcp_connects(f"patn-lab-{ESERVICE_HOST}", address, port), f"nothing listens on {port}"
+        assert not tcp_connects(f"patn-lab-client-{client}", address, port), f"staff reached port {port}"
+
+
 # --- RADIUS: 802.1X from the site's access point -----------------------------
 
 

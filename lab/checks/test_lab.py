@@ -63,10 +63,13 @@ def test_second_run_of_site_changes_nothing(ansible_env):
 
 def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # Run the nightly backup now on the e-service server, then scrape that
-    # server's node exporter from the hub, as the data centre would: on the
-    # server's management address planned in the registry.
+    # server's node exporter from the hub, as the data centre's monitoring
+    # would: from the management segment (the server's host firewall lets
+    # only that in), on the server's management address planned in the registry.
     ports = lab_hosts()
-    address = lab_inventory()["ptn-dc-srv1"]["patn_management_address"]
+    inventory = lab_inventory()
+    address = inventory["ptn-dc-srv1"]["patn_management_address"]
+    monitoring = inventory["ptn-dc-hub1"]["patn_management_address"]
     server = run(
         [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1",
          "sudo -n systemctl start patn-backup.service && sudo -n patn-restic snapshots --json"],
@@ -74,8 +77,11 @@ def test_backup_runs_and_monitoring_sees_it(ssh_base):
     )  # fmt: skip
     assert server.returncode == 0, server.stderr
     assert json.loads(server.stdout), "no snapshot in the server's repository"
-    url = f"http://{address}:9100/metrics"
-    script = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=10).read().decode())"
+    script = (
+        "import http.client; "
+        f"c = http.client.HTTPConnection('{address}', 9100, timeout=10, source_address=('{monitoring}', 0)); "
+        "c.request('GET', '/metrics'); print(c.getresponse().read().decode())"
+    )
     hub = run([*ssh_base, "-p", str(ports["ptn-dc-hub1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
     assert hub.returncode == 0, hub.stderr
     assert "patn_backup_last_run_success 1" in hub.stdout

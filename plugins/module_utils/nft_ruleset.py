@@ -4,14 +4,15 @@
 
 What the service contract of `make validate` needs (module_utils
 service_contract): does a new connection, and its replies, pass the chains
-of a router? The reader supports exactly what roles/router/templates/
-nftables.conf.j2 writes: tables of named interval sets and base chains, and
-rules made of these matches and statements:
+of a router, or of a device's host firewall? The reader supports exactly
+what roles/router/templates/nftables.conf.j2 and roles/base/templates/
+host-firewall.nft.j2 write: tables of named interval sets and base chains,
+and rules made of these matches and statements:
 
     ct state S[,S] | iif NAME | iifname "I" | oifname "I" (each also with !=)
     ip saddr|daddr [!=] @set | ADDRESS | PREFIX | { A, B }
     tcp|udp dport|sport [!=] N | { N, M } | N-M
-    icmp type { T, ... }
+    icmp type { T, ... } | icmpv6 type { T, ... }
     limit rate [over] N/UNIT | meter NAME { ip saddr limit rate over N/UNIT }
     log prefix "P" level L | counter | meta priority set C | masquerade
     accept | drop | reject
@@ -55,7 +56,7 @@ class Packet:
 
     saddr: str
     daddr: str
-    protocol: str  # tcp | udp | icmp
+    protocol: str  # tcp | udp | icmp | icmpv6
     dport: int = 0
     sport: int = 40000
     iif: str = ""
@@ -371,10 +372,12 @@ class _RuleReader:
 
     _tcp = _udp = _port
 
-    def _icmp(self, _token: str) -> None:
+    def _icmp(self, token: str) -> None:
         self._expect("type")
         self._values()
-        self._match(lambda _ruleset, packet: packet.protocol == "icmp")
+        self._match(lambda _ruleset, packet: packet.protocol == token)
+
+    _icmpv6 = _icmp
 
     def _limit(self, _token: str) -> None:
         self._expect("rate")

@@ -27,10 +27,11 @@ Routing, as on the devices: a router delivers to its own addresses (input),
 to its segments' networks, to the tunnel when a peer's AllowedIPs hold the
 address (longest prefix), else to the WAN. A router's own traffic leaves
 with the address of its outgoing interface (the tunnel address through the
-tunnel). Other devices have no ruleset (the roles write none): they reach
-the router of their segment. A representative address stands for a prefix:
-its last host; for the DHCP clients of a segment, the first address of the
-pool.
+tunnel). Other devices reach the router of their segment; where one has a
+host firewall (roles/base, HOST_RULESET), a request delivered to it must
+also pass that ruleset's input chain (its output accepts everything). A
+representative address stands for a prefix: its last host; for the DHCP
+clients of a segment, the first address of the pool.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from .nft_ruleset import Packet, Ruleset, parse
 
 # Where the daemons read the files this module reads (Debian's places).
 RULESET = "/etc/nftables.d/patn-candidate.nft"
+HOST_RULESET = "/etc/nftables.d/patn-host.nft"
 CHRONY = "/etc/chrony/chrony.conf"
 NODE_EXPORTER = "/etc/default/prometheus-node-exporter"
 SSHD = "/etc/ssh/sshd_config"
@@ -136,6 +138,7 @@ class Host:
     address: str  # management address, from the registry
     files: dict[str, str]  # device path -> text
     router: Router | None = None
+    firewall: Ruleset | None = None  # a device's host firewall (HOST_RULESET)
 
 
 @dataclass
@@ -251,6 +254,11 @@ def load_router(name: str, files: dict[str, str], variables: dict) -> Router:
             except ValueError as error:
                 raise ContractError(f"{path}: {error}") from error
     return router
+
+
+def load_firewall(files: dict[str, str]) -> Ruleset | None:
+    """A device's host firewall (roles/base), when it has one."""
+    return parse(files[HOST_RULESET]) if HOST_RULESET in files else None
 
 
 # --- the flows each client is told to use -----------------------------------------------
@@ -455,6 +463,7 @@ class Network:
     def __init__(self, hosts: dict[str, Host]):
         self.hosts = hosts
         self.routers = {name: host.router for name, host in hosts.items() if host.router is not None}
+        self.firewalls = {host.address: host for host in hosts.values() if host.firewall is not None}
 
     def router_of(self, address: str) -> tuple[Router, Segment] | None:
         """The router with a segment holding the address (the most specific)."""
@@ -495,7 +504,9 @@ class Network:
             )
         router, segment = placed
         if router.segment_of(flow.server) is segment and flow.server not in router.addresses():
-            return Verdict(flow, True)  # the same segment: no router on the way
+            # The same segment: no router on the way, the device's own firewall only.
+            packet = Packet(address, flow.server, flow.protocol, flow.port, EPHEMERAL_PORT)
+            return self._delivered(flow, packet)
         return _Hop(
             router, segment.interface, Packet(address, flow.server, flow.protocol, flow.port, EPHEMERAL_PORT)
         )
@@ -546,9 +557,25 @@ class Network:
                 f"no route to {daddr}: it would leave by the WAN",
                 direction,
             )
-        # Out of a segment (to the device there, no ruleset) or to the
-        # internet: the answer comes back in by the same interface.
+        # Out of a segment (to the device there, through its host firewall
+        # if it has one) or to the internet: the answer comes back in by the
+        # same interface.
+        if direction == "request":
+            delivered = self._delivered(flow, packet)
+            if not delivered.passed:
+                return delivered
         return passed, _Hop(router, out, packet)
+
+    def _delivered(self, flow: Flow, packet: Packet) -> Verdict:
+        """A request reaching a device: its host firewall's input chain, if any."""
+        device = self.firewalls.get(packet.daddr)
+        if device is None:
+            return Verdict(flow, True)
+        arriving = Packet(packet.saddr, packet.daddr, packet.protocol, packet.dport, packet.sport)
+        outcome = device.firewall.evaluate("input", arriving)
+        if outcome.accepted:
+            return Verdict(flow, True)
+        return Verdict(flow, False, device.name, f"host firewall, chain {outcome.chain}", outcome.reason)
 
     def _through_tunnel(self, flow: Flow, router: Router, peer: Peer, packet: Packet, direction: str):
         far = self.routers.get(peer.host)

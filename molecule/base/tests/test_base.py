@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+import testinfra
 
 ADMIN = "lab-admin"
 # Client options for login attempts from inside the container to its own
@@ -287,6 +288,53 @@ def test_a_pending_reboot_is_published(host):
     finally:
         host.check_output("rm -f /run/reboot-required && systemctl start patn-reboot-required.service")
     assert "patn_reboot_required 0" in host.check_output(metrics).splitlines()
+
+
+# --- Host firewall (tasks/firewall.yml) -------------------------------------
+# base-debian12 has it (molecule.yml): only base-debian13 may log in and reach
+# its test page on 8080; 8081 is served by nobody's rule; nobody may scrape.
+
+FIREWALLED, OTHER = "base-debian12", "base-debian13"
+
+
+def tcp_open(host, address, port):
+    """Whether host can open a TCP connection to address:port within 3 s."""
+    return host.run(f"timeout 3 bash -c '</dev/tcp/{address}/{port}'").rc == 0
+
+
+@pytest.fixture
+def firewalled_and_other(host):
+    if host.backend.get_hostname() != FIREWALLED:
+        pytest.skip(f"the host firewall is on {FIREWALLED} only")
+    return host, testinfra.get_host(f"podman://{OTHER}")
+
+
+def test_host_firewall_lets_in_only_what_it_serves_to_whom(firewalled_and_other):
+    firewalled, other = firewalled_and_other
+    address = exporter_address(firewalled)
+    # Every port listens: what the other host cannot open, the firewall drops.
+    for port in (22, 8080, 8081, 9100):
+        assert tcp_open(firewalled, address, port), f"nothing listens on {port}"
+    assert tcp_open(other, address, 22), "SSH from an administrator's address"
+    assert tcp_open(other, address, 8080), "the served test page"
+    assert not tcp_open(other, address, 8081), "a port no rule serves"
+    assert not tcp_open(other, address, 9100), "the exporter, from outside the monitoring prefixes"
+
+
+def test_host_firewall_is_the_boot_ruleset_and_logs_drops(firewalled_and_other):
+    firewalled, _ = firewalled_and_other
+    assert firewalled.service("nftables").is_enabled
+    boot = firewalled.file("/etc/nftables.conf").content_string
+    assert "table inet patn_host" in boot
+    live = firewalled.check_output("nft list chain inet patn_host input")
+    assert "policy drop" in live
+    assert 'log prefix "patn-drop-input: "' in live
+
+
+def test_no_host_firewall_where_it_is_off(host):
+    if host.backend.get_hostname() == FIREWALLED:
+        pytest.skip("the host firewall is on here")
+    assert "patn_host" not in host.run("nft list tables 2>/dev/null").stdout
 
 
 # --- Hardening (tasks/hardening.yml) ----------------------------------------
