@@ -41,15 +41,16 @@ def test_segments_gateway_pool_and_reservations():
     assert management.network == IPNetwork("10.20.138.0/26")
     assert str(management.gateway) == "10.20.138.1"
     assert [str(a) for a in management.dhcp_pool] == ["10.20.138.40", "10.20.138.62"]
-    assert str(management.static_host(1)) == "10.20.138.10"
+    assert str(management.host(10)) == "10.20.138.10"
     assert PLAN.segment(block, "services").dhcp_pool is None
     assert PLAN.segment(block, "guest").network == IPNetwork("10.20.138.192/26")
 
 
-def test_tunnel_and_loopback_come_from_the_infrastructure_block():
+def test_tunnel_addresses_come_from_the_infrastructure_block():
     assert PLAN.infrastructure == IPNetwork("10.20.224.0/19")
     assert str(PLAN.tunnel_address(4, 10)) == "10.20.224.138"
-    assert str(PLAN.loopback_address(4, 10)) == "10.20.240.138"
+    # The first half only: the second stays free.
+    assert PLAN.tunnel_network == IPNetwork("10.20.224.0/20")
 
 
 @pytest.mark.parametrize(
@@ -66,8 +67,8 @@ def test_tunnel_and_loopback_come_from_the_infrastructure_block():
         ),
         (lambda: PLAN.ministry_block(7), r"ministry slot 7 is the infrastructure block 10\.20\.224\.0/19"),
         (
-            lambda: PLAN.segment(PLAN.site_block(4, 1), "management").static_host(31),
-            r"holds 30 device addresses \(hosts 10-39\); device number 31 does not fit",
+            lambda: PLAN.segment(PLAN.site_block(4, 1), "management").host(63),
+            r"segment management 10\.20\.129\.0/26 has hosts 1-62, not 63",
         ),
     ],
 )
@@ -117,10 +118,9 @@ def test_allocations_never_overlap(keys):
             assert segment.network in block
             networks[(slot, site_id, name)] = segment.network
         addresses.add(PLAN.tunnel_address(slot, site_id))
-        addresses.add(PLAN.loopback_address(slot, site_id))
     assert overlapping(networks) == []
-    assert len(addresses) == 2 * len(keys)
-    assert all(address in PLAN.infrastructure for address in addresses)
+    assert len(addresses) == len(keys)
+    assert all(address in PLAN.tunnel_network for address in addresses)
 
 
 def registry_of(sites_by_ministry):

@@ -30,7 +30,7 @@ description:
     (C(planned) or C(approved)) and endpoint (C(address:port), the site routers' WireGuard peer)."
   - "Ministry group variables: C(patn_ministry), C(patn_ministry_name)."
   - "Site group variables, set once per site: C(patn_site) (id, code, name, type, department,
-    town, status, block, tunnel and loopback addresses), C(patn_segments) (per segment: vlan,
+    town, status, block, tunnel address), C(patn_segments) (per segment: vlan,
     zone, network, gateway, DHCP pool), C(patn_segment_binding), C(patn_access_points) (every
     access point of the site, by number: host, number, floor, location, neighbours as host
     names, both ways, mac (lower case, null when the registry gives none) and address, its

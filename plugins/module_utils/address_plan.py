@@ -14,10 +14,10 @@ registry alone:
     host address  = segment block [host index]   (1 is the site router)
     site number   = ministry slot * sites per ministry + site id
     tunnel        = first half of the infrastructure block [site number]
-    loopback      = second half of the infrastructure block [site number]
 
-The infrastructure block is one ministry-sized slot kept for tunnels and
-loopbacks. Errors name the prefixes and counts involved.
+The infrastructure block is one ministry-sized slot kept for the sites'
+tunnel addresses (its first half; the second half stays free). Errors name
+the prefixes and counts involved.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ class SegmentSpec:
     vlan: int
     zone: str
     dhcp: bool = True
-    # Host indexes: 1 is the router; [static_start, dhcp_start) hold the
-    # reservations of the site's devices; [dhcp_start, last] is the pool.
+    # Host indexes: 1 is the router; [2, static_start) stay free (set by
+    # hand on site); [static_start, dhcp_start) hold the reservations of the
+    # site's devices (each device role's first_host is at least
+    # static_start); [dhcp_start, last] is the pool.
     static_start: int = 10
     dhcp_start: int = 64
 
@@ -65,7 +67,6 @@ class Segment:
     network: IPNetwork
     gateway: IPAddress
     dhcp_pool: tuple[IPAddress, IPAddress] | None
-    static_range: tuple[int, int]
 
     def host(self, index: int) -> IPAddress:
         """Address of host number `index` of the segment (1 = the router)."""
@@ -74,16 +75,6 @@ class Segment:
                 f"segment {self.name} {self.network} has hosts 1-{self.network.size - 2}, not {index}"
             )
         return IPAddress(self.network.first + index)
-
-    def static_host(self, number: int) -> IPAddress:
-        """Address of the `number`-th device (from 1) reserved in this segment."""
-        first, last = self.static_range
-        if number > last - first + 1:
-            raise PlanError(
-                f"segment {self.name} {self.network} holds {last - first + 1} device addresses "
-                f"(hosts {first}-{last}); device number {number} does not fit"
-            )
-        return self.host(first + number - 1)
 
 
 class AddressPlan:
@@ -115,7 +106,6 @@ class AddressPlan:
         self.infrastructure = self._ministry_slot_block(infrastructure_slot, "the infrastructure block")
         half = self.infrastructure.prefixlen + 1
         self.tunnel_network = self._nth_subnet(self.infrastructure, half, 0)
-        self.loopback_network = self._nth_subnet(self.infrastructure, half, 1)
         all_sites = self.ministry_slots * self.sites_per_ministry
         if all_sites > self.tunnel_network.size - 2:
             raise PlanError(
@@ -161,14 +151,11 @@ class AddressPlan:
         return self._nth_subnet(block, self.site_prefix, site_id)
 
     def site_number(self, ministry_slot: int, site_id: int) -> int:
-        """Nationally unique number of a site, used for tunnel and loopback."""
+        """Nationally unique number of a site, used for its tunnel address."""
         return ministry_slot * self.sites_per_ministry + site_id
 
     def tunnel_address(self, ministry_slot: int, site_id: int) -> IPAddress:
         return self._numbered(self.tunnel_network, self.site_number(ministry_slot, site_id), "tunnel")
-
-    def loopback_address(self, ministry_slot: int, site_id: int) -> IPAddress:
-        return self._numbered(self.loopback_network, self.site_number(ministry_slot, site_id), "loopback")
 
     @staticmethod
     def _numbered(network: IPNetwork, number: int, what: str) -> IPAddress:
@@ -227,7 +214,6 @@ class AddressPlan:
         if network is None:
             network = self._nth_subnet(site_block, spec.prefix, spec.slot)
         last_host = network.size - 2
-        static_end = min(spec.dhcp_start - 1, last_host) if spec.dhcp else last_host
         pool = None
         if spec.dhcp and spec.dhcp_start <= last_host:
             pool = (IPAddress(network.first + spec.dhcp_start), IPAddress(network.first + last_host))
@@ -238,7 +224,6 @@ class AddressPlan:
             network=network,
             gateway=IPAddress(network.first + 1),
             dhcp_pool=pool,
-            static_range=(spec.static_start, static_end),
         )
 
 

@@ -53,6 +53,9 @@ ACCESS_POINT_ROLE = "access_point"
 # tunnel), and destinations that are not a segment's zone (out of the WAN; the
 # data-centre prefixes behind the tunnel). Names as roles/router reads them.
 TUNNEL_ZONE = "tunnel"
+# A segment's host numbering when national.yml does not say (address_plan.SegmentSpec).
+DEFAULT_STATIC_START = 10
+DEFAULT_DHCP_START = 64
 OUTSIDE_DESTINATIONS = ("internet", "datacentre")
 
 
@@ -246,8 +249,8 @@ def plan_from(national: dict) -> AddressPlan:
             vlan=spec["vlan"],
             zone=spec["zone"],
             dhcp=spec.get("dhcp", True),
-            static_start=spec.get("static_start", 10),
-            dhcp_start=spec.get("dhcp_start", 64),
+            static_start=spec.get("static_start", DEFAULT_STATIC_START),
+            dhcp_start=spec.get("dhcp_start", DEFAULT_DHCP_START),
         )
         for name, spec in national["segments"].items()
     }
@@ -340,6 +343,15 @@ def _profile_problems(path: str, national: dict) -> list[Problem]:
             problems.append(
                 Problem(path, "a reserved address needs first_host", None, f"device_roles.{name}")
             )
+        elif role["address"] == "reserved":
+            # Hosts 2 to static_start - 1 are left for addresses set by hand.
+            static_start = segments[role["segment"]].get("static_start", DEFAULT_STATIC_START)
+            if role["first_host"] < static_start:
+                message = (
+                    f"first_host {role['first_host']} is below static_start {static_start} of segment "
+                    f"'{role['segment']}': hosts 2-{static_start - 1} are left for addresses set by hand"
+                )
+                problems.append(Problem(path, message, None, f"device_roles.{name}.first_host"))
     for name, site_type in national["site_types"].items():
         problems += [
             Problem(path, _known("device role", role, roles), None, f"site_types.{name}.devices")
@@ -811,7 +823,6 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
                 **_site_identity(key, site),
                 "block": str(block.cidr),
                 "tunnel_address": str(plan.tunnel_address(slot, site["id"])),
-                "loopback_address": str(plan.loopback_address(slot, site["id"])),
             }
             site_group = site_group_name(key, site["code"])
             inventory.group_vars[site_group] = {
