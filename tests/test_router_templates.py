@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.patn.infra.plugins.module_utils import registry
 from conftest import TOP
 
 FIXTURES = TOP / "tests" / "fixtures" / "router"
@@ -284,6 +285,27 @@ def test_copies_of_the_zone_policy_are_the_registry_s(copy, registry):
     assert given["patn_zone_policy"] == national["zone_policy"]
 
 
+def test_the_site_fixture_is_what_the_registry_gives():
+    """site.yml's identity, segments and zone policy are the plugin's for its
+    router in the production inventory: a change of the plan cannot leave
+    these tests proving an old one."""
+    inventory = registry.build(registry.load(TOP / "inventories" / "production" / "registry"))
+    site = load_site()
+    ministry, code = site["patn_ministry"], site["patn_site"]["code"]
+    # As Ansible layers them for the host: all ministries, its ministry, its site, itself.
+    given = {}
+    for group in ("ministries", f"ministry_{ministry}", f"site_{ministry}_{code.replace('-', '_')}"):
+        given.update(inventory.group_vars[group])
+    given.update(inventory.hosts[f"{ministry}-{code}-rtr1"])
+    for key in ("patn_ministry", "patn_device_role", "patn_management_address", "patn_segment_binding"):
+        assert site[key] == given[key], key
+    assert site["patn_site"].items() <= given["patn_site"].items()
+    assert site["patn_zone_policy"] == given["patn_zone_policy"]
+    assert site["patn_segments"].keys() == given["patn_segments"].keys()
+    for name, segment in site["patn_segments"].items():
+        assert segment.items() <= given["patn_segments"][name].items(), name
+
+
 def test_unbound_publishes_the_site_and_forwards_government_zones(rendered):
     unbound = (rendered / "unbound.conf").read_text()
     assert 'local-zone: "tgi-pnr.justice.patn.cg." static' in unbound
@@ -410,7 +432,7 @@ def rendered_central(tmp_path_factory):
         {
             "router__tunnel_enabled": True,
             "router__oob_interface": "enp9s0",
-            "router__central_service_addresses": ["10.64.40.1"],
+            "router__central_service_addresses": ["10.64.84.1"],
             "router__central_services": [
                 {"name": "time", "protocol": "udp", "port": 123},
                 {"name": "logs", "protocol": "tcp", "port": 6514},
@@ -462,14 +484,14 @@ def test_monitoring_scrapes_the_node_exporter_on_the_management_address(rendered
     # By default the administrators' prefixes are the monitoring's.
     monitoring = rules.split("    set monitoring_prefixes {\n", 1)[1].split("    }\n", 1)[0]
     assert "elements = { 10.32.0.0/25 }" in monitoring
-    assert "ip saddr @monitoring_prefixes ip daddr 10.64.40.1 tcp dport 9100 accept" in rule_lines(
+    assert "ip saddr @monitoring_prefixes ip daddr 10.64.84.1 tcp dport 9100 accept" in rule_lines(
         input_chain(rules)
     )
     # And the site's other devices (access points, servers) through the router.
     assert "ip saddr @monitoring_prefixes tcp dport 9100 accept" in rule_lines(chain(rules, "forward"))
     rules = (rendered_central / "nftables.conf").read_text()
     assert "elements = { 10.32.0.200/29 }" in rules
-    assert "ip saddr @monitoring_prefixes ip daddr 10.64.40.1 tcp dport 9200 accept" in rules
+    assert "ip saddr @monitoring_prefixes ip daddr 10.64.84.1 tcp dport 9200 accept" in rules
 
 
 def test_the_hub_takes_time_and_logs_from_the_tunnel_and_its_segments(rendered_central):
@@ -480,7 +502,7 @@ def test_the_hub_takes_time_and_logs_from_the_tunnel_and_its_segments(rendered_c
     assert f"iifname {sources} ip daddr @central_services udp dport 123 accept" in entry
     assert f"iifname {sources} ip daddr @central_services tcp dport 6514 accept" in entry
     assert (
-        "elements = { 10.64.40.1 }" in rules.split("    set central_services {\n", 1)[1].split("    }\n")[0]
+        "elements = { 10.64.84.1 }" in rules.split("    set central_services {\n", 1)[1].split("    }\n")[0]
     )
     # Before the logged drop that ends the chain.
     chain_text = input_chain(rules)
