@@ -56,16 +56,17 @@ def run_module(name, args, tmp_path, stand_ins=None, env_extra=None):
     return json.loads(completed.stdout)
 
 
+# Ansible's commands as the tests run them: the project's ansible.cfg and a
+# memory fact cache (a test leaves no facts behind).
+ANSIBLE_ENV = dict(
+    os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory"
+)
+
+
 def run_playbook(*arguments, env_extra=None, env_drop=(), timeout=300):
-    """ansible-playbook from the checkout, with the project's ansible.cfg and a
-    memory fact cache (a test leaves no facts behind). env_extra adds or
+    """ansible-playbook from the checkout, with ANSIBLE_ENV. env_extra adds or
     overrides environment variables; env_drop removes some."""
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(TOP / "ansible.cfg"),
-        ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory",
-        **(env_extra or {}),
-    )
+    env = dict(ANSIBLE_ENV, **(env_extra or {}))
     for name in env_drop:
         env.pop(name, None)
     return subprocess.run(

@@ -5,22 +5,22 @@ nothing here connects to a host (the validation play only asserts).
 """
 
 import json
-import os
 import shutil
 import subprocess
 
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
-from conftest import FIXTURES, TOP
+from conftest import ANSIBLE_ENV, FIXTURES, TOP
 
 # No fact cache: facts of lab hosts with the same names must not leak in.
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
 MINISTRIES = ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonction_publique"]
 
 
 def ansible(*args, cwd=TOP):
-    return subprocess.run(args, capture_output=True, text=True, check=False, cwd=cwd, env=ENV, timeout=300)
+    return subprocess.run(
+        args, capture_output=True, text=True, check=False, cwd=cwd, env=ANSIBLE_ENV, timeout=300
+    )
 
 
 def inventory_source(tmp_path, case_dir=None, **options):

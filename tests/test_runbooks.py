@@ -10,7 +10,6 @@ shows only what this test can check. The registry entry that "add a site"
 shows is added to a copy of the production registry and must load.
 """
 
-import os
 import re
 import shlex
 import shutil
@@ -18,11 +17,10 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import TOP
+from conftest import ANSIBLE_ENV, TOP, run_playbook
 
 RUNBOOKS = TOP / "docs" / "runbooks" / "fr"
 PAGES = sorted(path for path in RUNBOOKS.glob("*.md") if path.name != "README.md")
-ENV = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="ansible.builtin.memory")
 # Options an offline check leaves out: they ask for a password or change
 # what a run does, not which hosts it runs on.
 LEFT_OUT = {"--ask-vault-pass", "-J", "--check", "-C", "--diff", "-D"}
@@ -39,7 +37,9 @@ def commands(page):
 
 
 def run(words, **options):
-    return subprocess.run(words, cwd=TOP, env=ENV, capture_output=True, text=True, check=False, **options)
+    return subprocess.run(
+        words, cwd=TOP, env=ANSIBLE_ENV, capture_output=True, text=True, check=False, **options
+    )
 
 
 def test_every_runbook_is_in_the_index_and_shows_commands():
@@ -70,7 +70,7 @@ def test_a_runbook_command_works(page, command):
         assert result.returncode == 0, f"{where}\n{result.stderr}"
     elif program == "ansible-playbook":
         kept = [word for word in arguments if word not in LEFT_OUT]
-        result = run(["ansible-playbook", *kept, "--list-hosts"], timeout=300)
+        result = run_playbook(*kept, "--list-hosts")
         assert result.returncode == 0, f"{where}\n{result.stdout}\n{result.stderr}"
         assert "Could not match supplied host pattern" not in result.stderr, f"{where}\n{result.stderr}"
         counts = [int(count) for count in re.findall(r"hosts \((\d+)\):", result.stdout)]

@@ -53,9 +53,6 @@ ACCESS_POINT_ROLE = "access_point"
 # tunnel), and destinations that are not a segment's zone (out of the WAN; the
 # data-centre prefixes behind the tunnel). Names as roles/router reads them.
 TUNNEL_ZONE = "tunnel"
-# A segment's host numbering when national.yml does not say (address_plan.SegmentSpec).
-DEFAULT_STATIC_START = 10
-DEFAULT_DHCP_START = 64
 OUTSIDE_DESTINATIONS = ("internet", "datacentre")
 
 
@@ -249,8 +246,8 @@ def plan_from(national: dict) -> AddressPlan:
             vlan=spec["vlan"],
             zone=spec["zone"],
             dhcp=spec.get("dhcp", True),
-            static_start=spec.get("static_start", DEFAULT_STATIC_START),
-            dhcp_start=spec.get("dhcp_start", DEFAULT_DHCP_START),
+            static_start=spec.get("static_start", SegmentSpec.static_start),
+            dhcp_start=spec.get("dhcp_start", SegmentSpec.dhcp_start),
         )
         for name, spec in national["segments"].items()
     }
@@ -345,7 +342,7 @@ def _profile_problems(path: str, national: dict) -> list[Problem]:
             )
         elif role["address"] == "reserved":
             # Hosts 2 to static_start - 1 are left for addresses set by hand.
-            static_start = segments[role["segment"]].get("static_start", DEFAULT_STATIC_START)
+            static_start = segments[role["segment"]].get("static_start", SegmentSpec.static_start)
             if role["first_host"] < static_start:
                 message = (
                     f"first_host {role['first_host']} is below static_start {static_start} of segment "
