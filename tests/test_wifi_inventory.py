@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import TOP
-from test_inventory_plugin import ENV
+from conftest import ANSIBLE_ENV, TOP
 
 SITE = "sante-chu-bzv"
 AP = f"{SITE}-ap5"
@@ -84,7 +83,7 @@ def render(tmp_path, hosts, extra_vars):
     # The json callback alone on stdout, so the whole output is one document:
     # enabling it (and nothing else) drops the profile_tasks of ansible.cfg.
     json_only = "ansible.builtin.json"
-    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=json_only, ANSIBLE_CALLBACKS_ENABLED=json_only)
+    env = dict(ANSIBLE_ENV, ANSIBLE_STDOUT_CALLBACK=json_only, ANSIBLE_CALLBACKS_ENABLED=json_only)
     result = subprocess.run(args, capture_output=True, text=True, check=False, cwd=TOP, env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     shown = {}
