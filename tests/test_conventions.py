@@ -152,7 +152,15 @@ def test_site_playbook_runs_every_capability_in_order():
     imported = [play["ansible.builtin.import_playbook"] for play in plays]
     # The hub before the routers (their tunnels name its key), the routers
     # before what stands behind them.
-    order = ["validate.yml", "base.yml", "hub.yml", "routers.yml", "access_points.yml", "eservices.yml"]
+    order = [
+        "validate.yml",
+        "base.yml",
+        "hub.yml",
+        "routers.yml",
+        "access_points.yml",
+        "eservices.yml",
+        "monitoring.yml",
+    ]
     assert imported == order
 
 

@@ -63,13 +63,11 @@ def test_second_run_of_site_changes_nothing(ansible_env):
 
 def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # Run the nightly backup now on the e-service server, then scrape that
-    # server's node exporter from the hub, as the data centre's monitoring
-    # would: from the management segment (the server's host firewall lets
-    # only that in), on the server's management address planned in the registry.
+    # server's node exporter from the data centre's monitoring host, in the
+    # management segment (the server's host firewall lets only that in), on
+    # the server's management address planned in the registry.
     ports = lab_hosts()
-    inventory = lab_inventory()
-    address = inventory["ptn-dc-srv1"]["patn_management_address"]
-    monitoring = inventory["ptn-dc-hub1"]["patn_management_address"]
+    address = lab_inventory()["ptn-dc-srv1"]["patn_management_address"]
     server = run(
         [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1",
          "sudo -n systemctl start patn-backup.service && sudo -n patn-restic snapshots --json"],
@@ -79,10 +77,58 @@ def test_backup_runs_and_monitoring_sees_it(ssh_base):
     assert json.loads(server.stdout), "no snapshot in the server's repository"
     script = (
         "import http.client; "
-        f"c = http.client.HTTPConnection('{address}', 9100, timeout=10, source_address=('{monitoring}', 0)); "
+        f"c = http.client.HTTPConnection('{address}', 9100, timeout=10); "
         "c.request('GET', '/metrics'); print(c.getresponse().read().decode())"
     )
-    hub = run([*ssh_base, "-p", str(ports["ptn-dc-hub1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"'])
-    assert hub.returncode == 0, hub.stderr
-    assert "patn_backup_last_run_success 1" in hub.stdout
-    assert 'node_systemd_unit_state{name="eservice-dossiers-patients.service",state="active"' in hub.stdout
+    scrape = run(
+        [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"']
+    )
+    assert scrape.returncode == 0, scrape.stderr
+    assert "patn_backup_last_run_success 1" in scrape.stdout
+    assert 'node_systemd_unit_state{name="eservice-dossiers-patients.service",state="active"' in scrape.stdout
+
+
+# Asked on the monitoring host: until every target has been scraped once
+# (Prometheus scrapes every 30 s), then its view of each job.
+PROMETHEUS_VIEW = """
+import json, time, urllib.request
+base = 'http://%s:9090/api/v1/'
+def get(path):
+    return json.load(urllib.request.urlopen(base + path, timeout=10))['data']
+deadline = time.time() + 150
+while True:
+    targets = get('targets?state=active')['activeTargets']
+    if all(t['health'] == 'up' for t in targets) or time.time() > deadline:
+        break
+    time.sleep(5)
+view = {'targets': [{'job': t['labels']['job'], 'instance': t['labels']['instance'], 'health': t['health'],
+                     'error': t['lastError']} for t in targets]}
+for query in ('probe_success', 'probe_ssl_earliest_cert_expiry - time()'):
+    view[query] = {r['metric']['job'] + ' ' + r['metric']['instance']: float(r['value'][1])
+                   for r in get('query?query=' + urllib.request.quote(query))['result']}
+print(json.dumps(view))
+"""
+
+
+def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
+    # Every host of the inventory scraped through the tunnel, every router
+    # and the hub answering their ping, the e-service answering over HTTPS
+    # with a valid certificate for its name: Prometheus' own API, on the
+    # monitoring host.
+    inventory = lab_inventory()
+    address = inventory["ptn-dc-mon1"]["patn_management_address"]
+    result = run(
+        [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"],
+        input=PROMETHEUS_VIEW % address,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    node = {t["instance"]: (t["health"], t["error"]) for t in view["targets"] if t["job"] == "node"}
+    assert node == {host: ("up", "") for host in inventory}
+    routers = sorted(h for h, v in inventory.items() if v["patn_device_role"] in ("router", "hub"))
+    assert {k: v for k, v in view["probe_success"].items() if k.startswith("icmp ")} == {
+        f"icmp {host}": 1.0 for host in routers
+    }
+    assert view["probe_success"]["https ptn-dc-srv1"] == 1.0
+    assert view["probe_ssl_earliest_cert_expiry - time()"]["https ptn-dc-srv1"] > 21 * 86400

@@ -141,6 +141,20 @@ KINDS: dict[str, tuple[Callable[[str], bool], str]] = {
     "size": (_regex(r"[0-9]+[KkMmGgTt]?"), "a size (a number, then k, m, g or t)"),
     "timespan": (_regex(r"[0-9]+ ?[a-z]*( [0-9]+ ?[a-z]*)*"), "a time span (30min, 1h 30min)"),
     "clock_time": (_regex(r"now|[0-2]?[0-9]:[0-5][0-9]"), "a time of day (HH:MM)"),
+    "prometheus_duration": (
+        _regex(r"([0-9]+(ms|s|m|h|d|w|y))+"),
+        "a Prometheus duration (a number and ms, s, m, h, d, w or y: 30s, 1h30m)",
+    ),
+    "prometheus_size": (
+        _regex(r"[0-9]+(B|KB|MB|GB|TB|PB|EB)"),
+        "a Prometheus size (a number and B, KB, MB, GB or TB)",
+    ),
+    "email": (
+        lambda text: (
+            re.fullmatch(r"[A-Za-z0-9._%+-]+@(.+)", text) is not None and _dns_name(text.rpartition("@")[2])
+        ),
+        "an e-mail address (name@domain)",
+    ),
     "timezone": (_regex(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*"), "a time zone (Area/City)"),
     "country": (_regex(r"[A-Z]{2}"), "a country code (two capital letters)"),
     "ssid": (_ssid, "an SSID (one line, 1 to 32 bytes)"),
