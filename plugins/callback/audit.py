@@ -107,7 +107,8 @@ from ansible import context
 from ansible.template import Templar
 from ansible_collections.patn.infra.plugins.module_utils.secret_words import PATTERN, SECRET_NAME
 from ansible_collections.patn.infra.plugins.plugin_utils import drift_report
-from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
+from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
+from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place, run_hostvars
 from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
 from ansible_collections.patn.infra.plugins.plugin_utils.secret_values import SecretValues
 
@@ -278,9 +279,10 @@ class CallbackModule(SafeCallback):
             "dirty": None,
             "check_mode": bool(context.CLIARGS.get("check", False)),
         }
-        self._variables = None  # the variable manager, loader and play, known once a play starts
+        self._variables = None  # the variable manager, loader, play and hostvars, known once a play starts
         self._loader = None
         self._play = None
+        self._hostvars = None
         self._play_seen = False  # the play's variables walked for vaulted values
         self._hosts_seen = False  # every host's variables walked, once per run
         self._places = {}  # host name -> (ministry, site)
@@ -324,15 +326,14 @@ class CallbackModule(SafeCallback):
 
     # What a host is. ----------------------------------------------------------
 
-    def _place(self, host) -> tuple[str | None, str | None]:
+    def _place(self, name: str) -> tuple[str | None, str | None]:
         """The host's ministry and site code, from its variables (None when undefined)."""
-        name = host.get_name()
         if name in self._places:
             return self._places[name]
         place = (None, None)
-        if self._variables is not None:
+        if self._hostvars is not None:
             try:
-                place = host_place(self._variables, self._loader, host)
+                place = host_place(self._hostvars, self._loader, name)
             except Exception:  # an unknown place is recorded as null
                 place = (None, None)
         self._places[name] = place
@@ -353,8 +354,12 @@ class CallbackModule(SafeCallback):
         self._loader = play.get_loader()
         self._play = play
         self._play_seen = False
+        self._safely(self._learn_hostvars)
         if self._drift is None and self._run["check_mode"] and "patn_drift_report" in play.vars:
             self._safely(self._ask_drift_report, play)
+
+    def _learn_hostvars(self):
+        self._hostvars = run_hostvars(self._variables)
 
     def _ask_drift_report(self, play):
         variables = self._variables.get_vars(play=play, include_hostvars=False)
@@ -381,7 +386,7 @@ class CallbackModule(SafeCallback):
 
     def _remember_args(self, task):
         # Results bring the arguments templated: keep what was written, to tell literals apart.
-        self._raw_args[task._uuid] = {"args": dict(task.args), "environment": task.environment}
+        self._raw_args[object_id(task)] = {"args": dict(task.args), "environment": task.environment}
 
     def v2_runner_item_on_ok(self, result):
         self._safely(self._learn_no_log, result)
@@ -408,7 +413,7 @@ class CallbackModule(SafeCallback):
         fields = result.task_fields
         if fields.get("no_log") is not True and not result.result.get("_ansible_no_log"):
             return
-        raw = self._raw_args.get(result.task._uuid, {})
+        raw = self._raw_args.get(object_id(result.task), {})
         self._secrets.add_task_values(raw.get("args"), fields.get("args"))
         self._secrets.add_task_values(
             {"environment": raw.get("environment")}, {"environment": fields.get("environment")}
@@ -419,13 +424,15 @@ class CallbackModule(SafeCallback):
         if self._variables is None:
             return
         get_vars = self._variables.get_vars
+        if not self._hosts_seen:
+            # Every host of the inventory, once: a line may show another host's value (hostvars).
+            # Its variables without the play's, which are walked on their own below.
+            hostvars = self._hostvars if self._hostvars is not None else run_hostvars(self._variables)
+            for name in hostvars:
+                self._secrets.add_vaulted(hostvars.raw_get(name))
+            self._hosts_seen = True
         if not self._play_seen:
             self._play_seen = True
-            # Every host of the inventory, once: a line may show another host's value (hostvars).
-            hosts = [] if self._hosts_seen else list(self._variables._inventory.hosts.values())
-            self._hosts_seen = True
-            for host in hosts:
-                self._secrets.add_vaulted(get_vars(play=self._play, host=host, include_hostvars=False))
             self._secrets.add_vaulted(get_vars(play=self._play, include_hostvars=False))
         # Again for this host and task: include_vars and role variables come and go.
         task = result.task
@@ -445,7 +452,7 @@ class CallbackModule(SafeCallback):
         except Exception as error:  # the line is written without what could hold a secret
             known = False
             self._warn_once(f"cannot list this run's secrets ({error}): diffs and messages are withheld")
-        ministry, site = self._place(result.host)
+        ministry, site = self._place(result.host.get_name())
         check_mode = task.check_mode if isinstance(task.check_mode, bool) else None
         fields = {
             "host": result.host.get_name(),
@@ -492,8 +499,7 @@ class CallbackModule(SafeCallback):
         hosts = {}
         for name in sorted(stats.processed):
             summary = stats.summarize(name)
-            host = self._variables._inventory.get_host(name) if self._variables is not None else None
-            ministry, site = self._place(host) if host is not None else (None, None)
+            ministry, site = self._place(name)
             hosts[name] = {
                 "ok": summary["ok"],
                 "changed": summary["changed"],
