@@ -1,4 +1,5 @@
-"""The drift audit: playbooks/audit.yml on real check-mode runs, and
+"""The drift audit: playbooks/audit.yml on real check-mode runs (the callback
+patn.infra.audit writes the report at the run's end), and
 scripts/audit-summary drift on a fixture log.
 
 tests/fixtures/audit_drift/playbook.yml writes one file per host of
@@ -53,7 +54,6 @@ def audit(folder, *args, callbacks="patn.infra.audit"):
             "PATN_AUDIT_DIR": str(folder / "audit"),
             "PATN_OPERATOR": "auditor-test",
         },
-        env_drop=["PATN_AUDIT_RUN_ID"],
     )
     reports = folder / "reports"
     return {
@@ -81,7 +81,7 @@ def test_audit_writes_a_markdown_and_an_html_report_named_after_the_limit(audite
     assert len(names) == 2, names
     assert {name.rsplit(".", 1)[1] for name in names} == {"md", "html"}
     assert all(name.startswith("ministry_justice_ministry_sante-20") for name in names)
-    assert "Drift on 2 of 3 hosts" in audited["completed"].stdout  # the last play says it
+    assert "Drift on 2 of 3 hosts" in audited["completed"].stdout  # the callback says it
 
 
 def test_the_report_names_the_drifting_hosts_with_their_diffs_and_the_host_in_line(audited):
@@ -179,19 +179,36 @@ def test_drift_report_of_a_fixture_run(tmp_path):
     assert "<PATN>" not in page
 
 
-def test_drift_report_before_the_run_ended_takes_its_hosts_from_the_playbook(tmp_path):
+def test_a_run_that_fails_midway_still_writes_its_drift_report(tmp_path):
+    run = audit(tmp_path, "--check", "--diff", "-e", "drift_stop=true")
+    assert run["completed"].returncode == 2, run["output"]  # every host failed: the run stopped
+    assert len(run["reports"]) == 2, run["output"]
+    markdown = report(run, "md")
+    assert markdown.startswith("# Drift on 2 of 3 hosts; 1 not checked (failed or unreachable)\n")
+    assert "| justice-tgi-pnr-rtr1 | drift | 1 | 1 |" in markdown
+    assert "| sante-bzv-hq-srv2 | failed | 0 | 1 |" in markdown
+    assert "| Stop the run here on request | failed | stopped by the test |" in markdown
+    assert "drift-pw-8e2c" not in markdown
+    assert "Drift on 2 of 3 hosts" in run["completed"].stdout
+
+
+def test_drift_report_of_a_run_interrupted_before_its_end_lists_the_hosts_of_its_trail(tmp_path):
     log = tmp_path / "log"
     log.mkdir()
     lines = (LOG / "2025-06-10.jsonl").read_text().splitlines(keepends=True)
-    end = next(json.loads(line) for line in lines if RUN in line and '"run_end"' in line)
     (log / "2025-06-10.jsonl").write_text("".join(line for line in lines if '"run_end"' not in line))
-    hosts = [[name, values["ministry"], values["site"]] for name, values in end["hosts"].items()]
     args = ["--run-id", RUN, "--dir", str(log), "--out", str(tmp_path / "r"), "--audited", "site.yml"]
-    result = drift(*args, "--hosts", "-", stdin=json.dumps(hosts))
+    result = drift(*args)
     assert result.returncode == 0, result.stderr
-    expected = (DRIFT / "drift.md").read_text().split("\n\n")
-    expected.insert(2, "Written by the run's own last play, before its end: its hosts are those of --limit.")
-    assert (tmp_path / "r.md").read_text() == "\n\n".join(expected)
+    markdown = (tmp_path / "r.md").read_text()
+    # The hosts in line have no line before the run_end one: they are left out.
+    assert markdown.startswith("# Drift on 2 of 3 hosts; 1 not checked (failed or unreachable)\n")
+    assert (
+        "\n\nThe run was interrupted before its end: only the hosts its audit trail names are listed.\n\n"
+        in (markdown)
+    )
+    assert "| in line |" not in markdown
+    assert "The run was interrupted before its end" in (tmp_path / "r.html").read_text()
 
 
 def test_drift_report_of_a_run_without_drift(tmp_path):

@@ -1,5 +1,8 @@
-"""Auditor reports (scripts/report) and the plan diff (scripts/plan-diff)."""
+"""Auditor reports (scripts/report), the pages they share with the drift
+report, and the plan diff (scripts/plan-diff)."""
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -7,6 +10,7 @@ import sys
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
+from ansible_collections.patn.infra.plugins.plugin_utils import drift_report, report_pages
 from conftest import FIXTURES, TOP, load_script
 from test_registry import registry_for
 
@@ -120,3 +124,24 @@ def test_reports_show_the_tunnel_hub_and_its_status(tmp_path):
     assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in markdown
     page = " ".join((output / "sante.html").read_text().split())
     assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in page
+
+
+def skeleton(page: str) -> str:
+    """An HTML page without its title and body: its skeleton and stylesheet."""
+    page = re.sub(r"<title>.*?</title>", "<title></title>", page, flags=re.DOTALL)
+    return re.sub(r"<body>.*</body>", "<body></body>", page, flags=re.DOTALL)
+
+
+def test_the_ministry_and_drift_pages_come_from_one_base_template(tmp_path):
+    assert report.main(["report", str(TOP / "inventories" / "lab" / "registry"), str(tmp_path)]) == 0
+    ministry = (tmp_path / "sante.html").read_text()
+    records = [json.loads(line) for line in (FIXTURES / "audit_drift" / "log" / "2025-06-10.jsonl").open()]
+    _, _, page = drift_report.write(records, "5d1e9a40-7c2b-4f3e-9a61-0b8c2d4e6f10", tmp_path / "drift")
+    drift = page.read_text()
+    base = report_pages.environment().get_template("page.html.j2").render()
+    assert "<style>" in base
+    assert skeleton(ministry) == skeleton(drift) == skeleton(base)
+    for name in ("ministry.html.j2", "drift.html.j2"):
+        source = (report_pages.TEMPLATES / name).read_text()
+        assert source.startswith('{% extends "page.html.j2" %}\n'), name
+        assert "<style" not in source, name  # one stylesheet, the base's

@@ -44,12 +44,15 @@ description:
   - A result hidden with C(no_log) is recorded with C(diff) set to C((no_log)) and nothing else of it.
   - Lines are appended under an exclusive lock (C(fcntl.flock)), so runs in parallel never
     interleave. The log never breaks a playbook; when it cannot be written, one warning says so.
-  - "At the start of the run, the controller's environment gets C(PATN_AUDIT_RUN_ID) (this run's
-    C(run_id)) and C(PATN_AUDIT_LOG_DIR) (the log folder, absolute), so that a later play of the
-    same run finds its lines with C(lookup('ansible.builtin.env', 'PATN_AUDIT_RUN_ID'))
-    (C(playbooks/audit.yml) writes its drift report so). Without the callback nothing sets them:
-    a value inherited from the shell is not this run's, so check that the callback is enabled
-    too (C(lookup('ansible.builtin.config', 'CALLBACKS_ENABLED')), as C(playbooks/audit.yml) does)."
+  - "The drift report: when a play of a check-mode run has the variable C(patn_drift_report), a
+    mapping of C(dir) (a folder, absolute or relative to the top of the git repository of the
+    run's playbook) and C(audited) (the playbook audited, for the report's header),
+    as C(playbooks/audit.yml) gives the plays it audits, the callback writes the drift report of
+    the run at its end, from the lines it wrote (C(plugins/plugin_utils/drift_report.py)), in
+    C(<dir>/<--limit or all>-<UTC time>.md) and C(.html), and prints its verdict and files. It
+    does so whenever the run reaches its recap, failed or unreachable hosts or not. It names the
+    files when the first such play starts, with the command that writes them from the audit log
+    should the run be interrupted before its end (C(scripts/audit-summary drift))."
 requirements:
   - enabled in ansible.cfg C(callbacks_enabled) (or C(ANSIBLE_CALLBACKS_ENABLED))
   - git on the controller, for C(git_commit) and C(dirty)
@@ -93,6 +96,7 @@ import getpass
 import json
 import os
 import re
+import shlex
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -100,8 +104,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible import context
+from ansible.template import Templar
 from ansible_collections.patn.infra.plugins.module_utils.secret_words import PATTERN, SECRET_NAME
-from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
+from ansible_collections.patn.infra.plugins.plugin_utils import drift_report
+from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
+from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place, run_hostvars
 from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
 from ansible_collections.patn.infra.plugins.plugin_utils.secret_values import SecretValues
 
@@ -219,20 +226,22 @@ def _git(folder: str, *args: str) -> str | None:
     return completed.stdout if completed.returncode == 0 else None
 
 
-def repository_state(playbook: str) -> dict:
-    """Commit, dirtiness and the playbook's path in the repository it lives in."""
+def repository_state(playbook: str) -> tuple[dict, str]:
+    """Commit, dirtiness and the playbook's path in the repository it lives in; and the
+    repository's top folder (the playbook's folder outside git)."""
     folder = os.path.dirname(os.path.abspath(playbook))
     commit = _git(folder, "rev-parse", "HEAD")
     if commit is None:
-        return {"playbook": os.path.abspath(playbook), "git_commit": None, "dirty": None}
+        return {"playbook": os.path.abspath(playbook), "git_commit": None, "dirty": None}, folder
     top = (_git(folder, "rev-parse", "--show-toplevel") or "").strip()
     status = _git(folder, "status", "--porcelain")
     path = os.path.relpath(os.path.realpath(playbook), os.path.realpath(top)) if top else playbook
-    return {
+    state = {
         "playbook": path,
         "git_commit": commit.strip(),
         "dirty": bool(status.strip()) if status is not None else None,
     }
+    return state, top or folder
 
 
 def operator() -> str | None:
@@ -270,14 +279,18 @@ class CallbackModule(SafeCallback):
             "dirty": None,
             "check_mode": bool(context.CLIARGS.get("check", False)),
         }
-        self._variables = None  # the variable manager, loader and play, known once a play starts
+        self._variables = None  # the variable manager, loader, play and hostvars, known once a play starts
         self._loader = None
         self._play = None
+        self._hostvars = None
         self._play_seen = False  # the play's variables walked for vaulted values
         self._hosts_seen = False  # every host's variables walked, once per run
         self._places = {}  # host name -> (ministry, site)
         self._secrets = SecretValues(MASK)  # vaulted and no_log values seen in this run
         self._raw_args = {}  # task uuid -> its arguments before templating, to tell literals apart
+        self._records = []  # the lines written, in a check-mode run: a drift report is made of them
+        self._drift = None  # (files' prefix, playbook audited) once a play asks for the drift report
+        self._top = os.getcwd()  # the top of the playbook's repository, once the run starts
 
     # Writing. -----------------------------------------------------------------
 
@@ -294,6 +307,8 @@ class CallbackModule(SafeCallback):
         try:
             # Nothing is written unless every known secret is out of it.
             record = self._secrets.scrub(json.loads(json.dumps(record, ensure_ascii=False, default=str)))
+            if self._run["check_mode"]:
+                self._records.append(record)
             line = json.dumps(record, ensure_ascii=False) + "\n"
             folder = Path(self.get_option("log_dir")).expanduser()
             folder.mkdir(parents=True, exist_ok=True, mode=0o750)
@@ -311,15 +326,14 @@ class CallbackModule(SafeCallback):
 
     # What a host is. ----------------------------------------------------------
 
-    def _place(self, host) -> tuple[str | None, str | None]:
+    def _place(self, name: str) -> tuple[str | None, str | None]:
         """The host's ministry and site code, from its variables (None when undefined)."""
-        name = host.get_name()
         if name in self._places:
             return self._places[name]
         place = (None, None)
-        if self._variables is not None:
+        if self._hostvars is not None:
             try:
-                place = host_place(self._variables, self._loader, host)
+                place = host_place(self._hostvars, self._loader, name)
             except Exception:  # an unknown place is recorded as null
                 place = (None, None)
         self._places[name] = place
@@ -331,10 +345,8 @@ class CallbackModule(SafeCallback):
         self._safely(self._on_start, playbook)
 
     def _on_start(self, playbook):
-        # For later plays of this run (lookup env): which run they are in, where its lines are.
-        os.environ["PATN_AUDIT_RUN_ID"] = self._run["run_id"]
-        os.environ["PATN_AUDIT_LOG_DIR"] = os.path.abspath(os.path.expanduser(self.get_option("log_dir")))
-        self._run.update(repository_state(playbook._file_name))
+        state, self._top = repository_state(playbook._file_name)
+        self._run.update(state)
         self._write("run_start", limit=context.CLIARGS.get("subset"))
 
     def v2_playbook_on_play_start(self, play):
@@ -342,6 +354,29 @@ class CallbackModule(SafeCallback):
         self._loader = play.get_loader()
         self._play = play
         self._play_seen = False
+        self._safely(self._learn_hostvars)
+        if self._drift is None and self._run["check_mode"] and "patn_drift_report" in play.vars:
+            self._safely(self._ask_drift_report, play)
+
+    def _learn_hostvars(self):
+        self._hostvars = run_hostvars(self._variables)
+
+    def _ask_drift_report(self, play):
+        variables = self._variables.get_vars(play=play, include_hostvars=False)
+        asked = Templar(loader=self._loader, variables=variables).template(variables["patn_drift_report"])
+        limit = re.sub(r"[^A-Za-z0-9_.-]+", "_", context.CLIARGS.get("subset") or "all")
+        # A relative folder is the checkout's: the top of the repository of the run's playbook.
+        prefix = Path(self._top, Path(asked["dir"]).expanduser()) / f"{limit}-{now():%Y%m%dT%H%M%SZ}"
+        self._drift = (prefix, asked.get("audited"))
+        command = ["scripts/audit-summary", "drift", "--run-id", self._run["run_id"]]
+        command += ["--dir", os.path.abspath(os.path.expanduser(self.get_option("log_dir")))]
+        command += ["--out", str(prefix)]
+        if asked.get("audited"):
+            command += ["--audited", str(asked["audited"])]
+        self._display.display(
+            f"Drift report of run {self._run['run_id']}: {prefix}.md and .html, written at the run's end."
+            f" Should the run be interrupted before, write it with: {shlex.join(command)}"
+        )
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._safely(self._remember_args, task)
@@ -351,7 +386,7 @@ class CallbackModule(SafeCallback):
 
     def _remember_args(self, task):
         # Results bring the arguments templated: keep what was written, to tell literals apart.
-        self._raw_args[task._uuid] = {"args": dict(task.args), "environment": task.environment}
+        self._raw_args[object_id(task)] = {"args": dict(task.args), "environment": task.environment}
 
     def v2_runner_item_on_ok(self, result):
         self._safely(self._learn_no_log, result)
@@ -378,7 +413,7 @@ class CallbackModule(SafeCallback):
         fields = result.task_fields
         if fields.get("no_log") is not True and not result.result.get("_ansible_no_log"):
             return
-        raw = self._raw_args.get(result.task._uuid, {})
+        raw = self._raw_args.get(object_id(result.task), {})
         self._secrets.add_task_values(raw.get("args"), fields.get("args"))
         self._secrets.add_task_values(
             {"environment": raw.get("environment")}, {"environment": fields.get("environment")}
@@ -389,13 +424,15 @@ class CallbackModule(SafeCallback):
         if self._variables is None:
             return
         get_vars = self._variables.get_vars
+        if not self._hosts_seen:
+            # Every host of the inventory, once: a line may show another host's value (hostvars).
+            # Its variables without the play's, which are walked on their own below.
+            hostvars = self._hostvars if self._hostvars is not None else run_hostvars(self._variables)
+            for name in hostvars:
+                self._secrets.add_vaulted(hostvars.raw_get(name))
+            self._hosts_seen = True
         if not self._play_seen:
             self._play_seen = True
-            # Every host of the inventory, once: a line may show another host's value (hostvars).
-            hosts = [] if self._hosts_seen else list(self._variables._inventory.hosts.values())
-            self._hosts_seen = True
-            for host in hosts:
-                self._secrets.add_vaulted(get_vars(play=self._play, host=host, include_hostvars=False))
             self._secrets.add_vaulted(get_vars(play=self._play, include_hostvars=False))
         # Again for this host and task: include_vars and role variables come and go.
         task = result.task
@@ -415,7 +452,7 @@ class CallbackModule(SafeCallback):
         except Exception as error:  # the line is written without what could hold a secret
             known = False
             self._warn_once(f"cannot list this run's secrets ({error}): diffs and messages are withheld")
-        ministry, site = self._place(result.host)
+        ministry, site = self._place(result.host.get_name())
         check_mode = task.check_mode if isinstance(task.check_mode, bool) else None
         fields = {
             "host": result.host.get_name(),
@@ -462,8 +499,7 @@ class CallbackModule(SafeCallback):
         hosts = {}
         for name in sorted(stats.processed):
             summary = stats.summarize(name)
-            host = self._variables._inventory.get_host(name) if self._variables is not None else None
-            ministry, site = self._place(host) if host is not None else (None, None)
+            ministry, site = self._place(name)
             hosts[name] = {
                 "ok": summary["ok"],
                 "changed": summary["changed"],
@@ -476,3 +512,15 @@ class CallbackModule(SafeCallback):
                 "site": site,
             }
         self._write("run_end", hosts=hosts)
+        if self._drift is not None:
+            self._write_drift_report()
+
+    def _write_drift_report(self):
+        prefix, audited = self._drift
+        try:
+            report, markdown, page = drift_report.write(self._records, self._run["run_id"], prefix, audited)
+        except Exception as error:  # said every time: the run asked for this report
+            self._display.warning(f"{self.CALLBACK_NAME}: cannot write the drift report {prefix}: {error}")
+            return
+        self._display.banner("DRIFT REPORT")
+        self._display.display(f"{report.verdict}\n{markdown}\n{page}")

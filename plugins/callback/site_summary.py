@@ -56,7 +56,8 @@ EXAMPLES = r"""
 from collections.abc import Mapping
 
 from ansible import constants as C
-from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place
+from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
+from ansible_collections.patn.infra.plugins.plugin_utils.host_place import host_place, run_hostvars
 from ansible_collections.patn.infra.plugins.plugin_utils.safe_callback import SafeCallback
 
 NO_SITE = "(no site)"
@@ -110,8 +111,9 @@ class CallbackModule(SafeCallback):
         self._plays = {}  # play uuid -> what the run knows of the play, in playbook order
         self._play = None  # the uuid of the current play
         self._task = None  # the name of the current task
-        self._variables = None  # the variable manager and loader, known once a play starts
+        self._variables = None  # the variable manager, loader and hostvars, known once a play starts
         self._loader = None
+        self._hostvars = None
         self._sites = {}  # host name -> site label
 
     # Plays and batches. -------------------------------------------------------
@@ -123,11 +125,12 @@ class CallbackModule(SafeCallback):
         # Every play of the playbook (imports included): a play the run never reached still
         # names its hosts.
         for play in playbook.get_plays():
-            self._plays.setdefault(play._uuid, self._new_play(play))
+            self._plays.setdefault(object_id(play), self._new_play(play))
 
     @staticmethod
     def _new_play(play) -> dict:
         return {
+            "play": play,
             "name": play.get_name(),
             "pattern": play.hosts,
             "started": False,
@@ -146,14 +149,15 @@ class CallbackModule(SafeCallback):
     def _on_play_start(self, play):
         self._variables = play.get_variable_manager()
         self._loader = play.get_loader()
-        self._play = play._uuid
-        known = self._plays.setdefault(play._uuid, self._new_play(play))
-        # Once per batch: the inventory is restricted to the batch's hosts.
-        inventory = self._variables._inventory
+        self._play = object_id(play)
+        known = self._plays.setdefault(self._play, self._new_play(play))
+        # Once per batch: the play's hosts (--limit applied) and the batch's, as the play sees them.
+        variables = self._variables.get_vars(play=play)
+        self._hostvars = variables.get("hostvars")
         if not known["started"]:
             known["started"] = True
-            known["hosts"] = [host.name for host in inventory.get_hosts(play.hosts, ignore_restrictions=True)]
-        known["batch"] = [host.name for host in inventory.get_hosts(play.hosts)]
+            known["hosts"] = list(variables["ansible_play_hosts_all"])
+        known["batch"] = list(variables["ansible_play_batch"])
         known["batched"].update(known["batch"])
         if play.max_fail_percentage is not None:
             known["reason"] = f"its batch passed max_fail_percentage ({play.max_fail_percentage:g}%)"
@@ -251,8 +255,8 @@ class CallbackModule(SafeCallback):
             if play["started"]:
                 hosts = play["hosts"]
             elif self._variables is not None:
-                inventory = self._variables._inventory
-                hosts = [host.name for host in inventory.get_hosts(play["pattern"], ignore_restrictions=True)]
+                variables = self._variables.get_vars(play=play["play"], include_hostvars=False)
+                hosts = variables["ansible_play_hosts_all"]
             else:
                 continue
             for name in hosts:
@@ -279,10 +283,12 @@ class CallbackModule(SafeCallback):
         if name in self._sites:
             return self._sites[name]
         label = NO_SITE
-        host = self._variables._inventory.get_host(name) if self._variables is not None else None
-        if host is not None:
+        hostvars = self._hostvars
+        if hostvars is None and self._variables is not None:
+            hostvars = run_hostvars(self._variables)
+        if hostvars is not None and name in hostvars:
             try:
-                ministry, code = host_place(self._variables, self._loader, host)
+                ministry, code = host_place(hostvars, self._loader, name)
                 if code:
                     label = f"{ministry}/{code}" if ministry else code
             except Exception:  # an unknown place is no site

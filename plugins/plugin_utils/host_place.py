@@ -12,13 +12,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-def host_place(variable_manager, loader, host) -> tuple[str | None, str | None]:
-    """(ministry, site code) of an inventory host, None where undefined.
+def run_hostvars(variable_manager):
+    """The run's hostvars, every inventory host's variables by name, as plays see them.
+
+    The public way to the inventory from a callback (the variable manager's
+    own is private); None before the first play has started.
+    """
+    return variable_manager.get_vars().get("hostvars")
+
+
+def host_place(hostvars, loader, name: str) -> tuple[str | None, str | None]:
+    """(ministry, site code) of an inventory host, given the run's hostvars; None where undefined.
 
     Exceptions of the variable manager propagate: the callers decide what an
     unknown place means for them.
     """
-    variables = variable_manager.get_vars(host=host, include_hostvars=False)
+    variables = hostvars.raw_get(name)  # untemplated: a host outside the inventory is undefined
+    if not isinstance(variables, Mapping):
+        return (None, None)
     ministry = _plain(variables.get("patn_ministry"), variables, loader)
     place = _plain(variables.get("patn_site"), variables, loader)
     site = _plain(place.get("code"), variables, loader) if isinstance(place, Mapping) else None

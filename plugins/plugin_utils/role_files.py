@@ -64,6 +64,7 @@ from ansible.template import Templar, trust_as_template
 from ansible.utils.vars import combine_vars
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
+from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
 
 # Actions the walk acts on; every other task is skipped (it would change a
 # device, or only reads one).
@@ -628,7 +629,7 @@ class RoleFiles:
             if task._role
             else Path(task.get_path().split(":")[0]).parent
         )
-        key = (task._uuid, str(base / name), repr(step.item))
+        key = (object_id(task), str(base / name), repr(step.item))
         if key not in self._included:
             data = self.loader.load_from_file(str(base / name), trusted_as_template=True) or []
             self._included[key] = load_list_of_blocks(
@@ -643,7 +644,7 @@ class RoleFiles:
             self._walk_block(block, step.visit)
 
     def _include_role(self, step: _Step) -> None:
-        key = (step.task._uuid, "role", repr(step.item))
+        key = (object_id(step.task), "role", repr(step.item))
         if key not in self._included:
             blocks, _handlers = self._include(step).get_block_list(
                 play=step.visit.play, variable_manager=self.variables, loader=self.loader
