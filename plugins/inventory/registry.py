@@ -19,6 +19,9 @@ description:
     a zone policy naming an unknown source zone or destination, or missing a segment's zone)
     and produces one host per device with every address it needs, computed from the
     national address plan.
+  - "C(national.yml) may be an overlay of another one: C(overlay: <path relative to it>) and only
+    the fields that differ (mappings merged, any other value replaced whole; the named file a whole
+    C(national.yml), not an overlay itself). The lab's is one of production's."
   - An invalid registry loads nothing; the error names the file, the site and the field.
   - "Host names (DNS-safe): C(<ministry key with - for _>-<site code>-<role short name><n>),
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
