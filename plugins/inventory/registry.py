@@ -27,7 +27,8 @@ description:
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
   - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
     C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
-  - "Variable of the C(ministries) group, so of every host: C(patn_zone_policy), the C(zone_policy)
+  - "Variables of the C(ministries) group, so of every host: C(patn_supernet), the address plan's
+    supernet (every address of the plan is inside it); C(patn_zone_policy), the C(zone_policy)
     of C(national.yml) (source zone or C(tunnel) to the zones, C(internet) or C(datacentre) it may reach),
     and C(patn_tunnel_hub) when C(national.yml) has a C(tunnel_hub): the hub's address, port, status
     (C(planned) or C(approved)) and endpoint (C(address:port), the site routers' WireGuard peer)."

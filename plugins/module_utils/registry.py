@@ -844,10 +844,11 @@ def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[s
 
 
 def _national_variables(national: dict) -> dict:
-    """Variables of every host: the zone policy, and the tunnel hub with the
-    endpoint WireGuard takes (when the registry has one)."""
+    """Variables of every host: the address plan's supernet, the zone policy, and
+    the tunnel hub with the endpoint WireGuard takes (when the registry has one)."""
     variables: dict[str, Any] = {
-        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()}
+        "patn_supernet": national["address_plan"]["supernet"],
+        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()},
     }
     if "tunnel_hub" in national:
         hub = national["tunnel_hub"]
