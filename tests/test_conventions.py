@@ -290,3 +290,48 @@ def test_each_entry_point_checks_its_values_before_anything_else(role):
             f"roles/{role}/tasks/{entry}.yml: the check is not tagged always"
         )
         assert (check[CHECK] or {}).get("entry_point", "main") == entry
+
+
+LAB = TOP / "inventories" / "lab"
+PRODUCTION = TOP / "inventories" / "production"
+
+
+def _variable_files(inventory, *, links):
+    """group_vars/<group>/<file>.yml of an inventory: the links to another file, or the others."""
+    return sorted(path for path in (inventory / "group_vars").glob("*/*.yml") if path.is_symlink() == links)
+
+
+def test_the_lab_links_to_production_s_variable_files_and_never_copies_them():
+    """One source: a lab variable file that is production's is a relative link to it."""
+    production = {path.read_text(): path for path in _variable_files(PRODUCTION, links=False)}
+    copied = [
+        f"{path.relative_to(LAB)} is {production[path.read_text()].relative_to(PRODUCTION)}"
+        for path in _variable_files(LAB, links=False)
+        if path.read_text() in production
+    ]
+    assert copied == [], "copied instead of linked: " + "; ".join(copied)
+    for link in _variable_files(LAB, links=True):
+        target = os.readlink(link)
+        assert not os.path.isabs(target), f"{link.relative_to(TOP)}: an absolute link ({target})"
+        assert link.resolve().is_relative_to(PRODUCTION / "group_vars"), (
+            f"{link.relative_to(TOP)} -> {target}"
+        )
+        assert link.resolve().is_file(), f"{link.relative_to(TOP)} -> {target}: no such file"
+
+
+def test_the_lab_s_own_variable_files_hold_only_what_differs_from_production_s():
+    """A variable of a group that production's same group sets to the same value
+    is a copy: link production's file instead, moving the lab's own values out."""
+    production = {
+        (path.parent.name, name): (value, path.relative_to(PRODUCTION))
+        for path in _variable_files(PRODUCTION, links=False)
+        for name, value in load(path).items()
+    }
+    missing = (None, None)
+    repeated = [
+        f"{path.relative_to(LAB)}: {name} (as in {production[(path.parent.name, name)][1]})"
+        for path in _variable_files(LAB, links=False)
+        for name, value in load(path).items()
+        if production.get((path.parent.name, name), missing)[0] == value
+    ]
+    assert repeated == [], "copied from production: " + "; ".join(repeated)

@@ -6,6 +6,8 @@ Fixtures (tests/fixtures/registry):
   that must come out (regenerate with PATN_UPDATE_GOLDEN=1 and review the diff);
 - errors/<case>/: files laid over base/, and expect.txt, the problems that
   must be reported, one per line, paths relative to the case's registry.
+Next to each case's registry, base/national.yml is also at ../base/national.yml,
+for a case whose national.yml is an overlay (as the lab's is of production's).
 """
 
 import json
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
 from conftest import FIXTURES, TOP
 
@@ -25,9 +28,12 @@ ERRORS = sorted(p for p in (CASES / "errors").iterdir() if p.is_dir())
 
 
 def registry_for(case: Path, tmp_path: Path) -> Path:
-    """base/ with the case's files laid over it, in a fresh folder."""
+    """base/ with the case's files laid over it, in a fresh folder; base/national.yml
+    also beside it (../base/national.yml), for an overlay to name."""
     target = tmp_path / "registry"
     shutil.copytree(CASES / "base", target)
+    (tmp_path / "base").mkdir(exist_ok=True)
+    shutil.copy(CASES / "base" / "national.yml", tmp_path / "base" / "national.yml")
     for path in case.rglob("*.yml"):
         destination = target / path.relative_to(case)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +64,11 @@ def test_bad_registry_is_refused_with_its_message(case, tmp_path):
     directory = registry_for(case, tmp_path)
     with pytest.raises(registry.RegistryError) as refused:
         registry.build(registry.load(directory))
-    reported = [str(problem).replace(f"{directory}/", "") for problem in refused.value.problems]
+    # Paths relative to the registry; an overlay's base (../base/) relative to its parent.
+    reported = [
+        str(problem).replace(f"{directory}/", "").replace(f"{directory.parent}/", "")
+        for problem in refused.value.problems
+    ]
     expected = (case / "expect.txt").read_text().splitlines()
     assert reported == expected
 
@@ -155,6 +165,38 @@ def test_access_points_carry_their_mac_and_their_host_address(tmp_path):
     macs = {access_point["number"]: access_point["mac"] for access_point in access_points}
     # Lower case whatever the registry's case; null where the registry gives none.
     assert macs == {1: "02:ab:00:00:01:0a", 2: None, 3: "02:ab:00:00:01:0c", 4: "02:ab:00:00:01:0d", 5: None}
+
+
+def test_an_overlay_merges_mappings_and_replaces_everything_else():
+    base = {"plan": {"supernet": "10.0.0.0/8", "prefix": 12}, "departments": ["A", "B"], "hub": None}
+    overlay = {"plan": {"supernet": "172.16.0.0/12"}, "departments": ["C"], "hub": {"port": 1}}
+    assert registry.overlaid(base, overlay) == {
+        "plan": {"supernet": "172.16.0.0/12", "prefix": 12},
+        "departments": ["C"],  # a list is replaced whole, never merged
+        "hub": {"port": 1},
+    }
+    assert base["plan"] == {"supernet": "10.0.0.0/8", "prefix": 12}  # the base is left as it was
+
+
+def _repeated(overlay, base, where=""):
+    """The fields an overlay sets to the value its base already has."""
+    if isinstance(overlay, dict) and isinstance(base, dict):
+        return [
+            found
+            for key, value in overlay.items()
+            if key in base
+            for found in _repeated(value, base[key], f"{where}.{key}" if where else key)
+        ]
+    return [where] if overlay == base else []
+
+
+def test_the_lab_s_national_yml_holds_only_what_differs_from_production_s():
+    """One source: the lab changes production's national definitions, never copies them."""
+    lab = yaml.safe_load((TOP / "inventories" / "lab" / "registry" / "national.yml").read_text())
+    production = TOP / "inventories" / "production" / "registry" / "national.yml"
+    assert (TOP / "inventories" / "lab" / "registry" / lab.pop("overlay")).resolve() == production
+    assert _repeated(lab, yaml.safe_load(production.read_text())) == []
+    assert lab, "the lab's national.yml changes nothing: it could name production's registry instead"
 
 
 @pytest.mark.parametrize("name", ["production", "lab"])

@@ -43,10 +43,18 @@ def validate(*arguments, timeout=300):
     )
 
 
+def copy_lab_inventory(target):
+    """The lab inventory at `target`, with production's registry beside it
+    (../production/registry), whose national.yml the lab's overlays."""
+    shutil.copytree(TOP / "inventories" / "lab", target)
+    production = TOP / "inventories" / "production" / "registry"
+    shutil.copytree(production, target.parent / "production" / "registry")
+
+
 def lab_copy(tmp_path, group_vars):
     """The lab inventory, with variables added per group."""
     inventory = tmp_path / "inventory"
-    shutil.copytree(TOP / "inventories" / "lab", inventory)
+    copy_lab_inventory(inventory)
     for group, variables in group_vars.items():
         folder = inventory / "group_vars" / group
         folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +74,7 @@ def lab(tmp_path_factory):
     beside the tests (make test) writes into."""
     top = tmp_path_factory.mktemp("lab-copy")
     inventory = top / "inventories" / "lab"
-    shutil.copytree(TOP / "inventories" / "lab", inventory)
+    copy_lab_inventory(inventory)
     out = top / "out"
     result = validate("-i", inventory, "--no-container", "--out", out)
     # The lab's password lookups write into the run's own folder, never lab_dir.

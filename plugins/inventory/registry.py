@@ -19,12 +19,16 @@ description:
     a zone policy naming an unknown source zone or destination, or missing a segment's zone)
     and produces one host per device with every address it needs, computed from the
     national address plan.
+  - "C(national.yml) may be an overlay of another one: C(overlay: <path relative to it>) and only
+    the fields that differ (mappings merged, any other value replaced whole; the named file a whole
+    C(national.yml), not an overlay itself). The lab's is one of production's."
   - An invalid registry loads nothing; the error names the file, the site and the field.
   - "Host names (DNS-safe): C(<ministry key with - for _>-<site code>-<role short name><n>),
     for example C(sante-chu-bzv-ap3) or C(affaires-sociales-bzv-hq-rtr1)."
   - "Groups: C(ministry_<key>), C(site_<ministry>_<code>), C(site_type_<type>),
     C(department_<name>), C(role_<role>), C(status_<status>), and C(ministries) above the ministries."
-  - "Variable of the C(ministries) group, so of every host: C(patn_zone_policy), the C(zone_policy)
+  - "Variables of the C(ministries) group, so of every host: C(patn_supernet), the address plan's
+    supernet (every address of the plan is inside it); C(patn_zone_policy), the C(zone_policy)
     of C(national.yml) (source zone or C(tunnel) to the zones, C(internet) or C(datacentre) it may reach),
     and C(patn_tunnel_hub) when C(national.yml) has a C(tunnel_hub): the hub's address, port, status
     (C(planned) or C(approved)) and endpoint (C(address:port), the site routers' WireGuard peer)."

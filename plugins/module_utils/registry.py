@@ -5,7 +5,9 @@
 A registry is a folder written by people:
 
     national.yml        the address plan, segments, zone policy, device roles,
-                        site types, departments and ministries
+                        site types, departments and ministries; or an overlay:
+                        `overlay: <path of another national.yml>` and only the
+                        fields that differ from it (the lab's, over production's)
     sites/<key>.yml     one ministry's sites (stable id, code, name, type,
                         department, town, status, optional overrides)
 
@@ -17,9 +19,10 @@ disagree about an address.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,25 @@ class Registry:
     national_path: str
     national: Any
     site_files: list[SiteFile] = field(default_factory=list)
+    # When national.yml is an overlay: the file it lays over, and its own
+    # fields (what it changes), so that a problem names the file it comes from.
+    national_base_path: str | None = None
+    national_overlay: Any = None
+
+    def national_file(self, field_name: str | None) -> str:
+        """The national file behind a field ('a.b.0.c'): the overlay's when it sets
+        the field or part of it (or the problem is the whole file's), the base's
+        when the field is the base's alone."""
+        if self.national_base_path is None or not field_name:
+            return self.national_path
+        node = self.national_overlay
+        for part in field_name.split("."):
+            if not isinstance(node, dict):
+                return self.national_path  # a value the overlay sets whole (lists too)
+            if part not in node:
+                return self.national_base_path
+            node = node[part]
+        return self.national_path
 
 
 # --- loading --------------------------------------------------------------------
@@ -191,12 +213,65 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+# The field of national.yml that makes it an overlay of another national.yml.
+OVERLAY_FIELD = "overlay"
+
+
+def overlaid(base: Any, overlay: Any) -> Any:
+    """`base` with `overlay` laid over it: mappings merged key by key, any other
+    value (a list too) replaced whole by the overlay's."""
+    if not (isinstance(base, dict) and isinstance(overlay, dict)):
+        return overlay
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = overlaid(base[key], value) if key in base else value
+    return merged
+
+
+def _read_national(path: Path, problems: list[Problem]) -> tuple[Any, str | None, Any]:
+    """national.yml's data, laid over the file it overlays if it is an overlay;
+    with that file's path and the overlay's own fields (None, None otherwise)."""
+    data = _read_yaml(path, str(path), problems)
+    if not (isinstance(data, dict) and OVERLAY_FIELD in data):
+        return data, None, None
+    own = {key: value for key, value in data.items() if key != OVERLAY_FIELD}
+    try:
+        base_path, base = _overlay_base(path, data[OVERLAY_FIELD], problems)
+    except _Refused as refused:
+        problems.append(Problem(str(path), str(refused), field=OVERLAY_FIELD))
+        return None, None, None
+    if base is None:
+        return None, None, None  # unreadable: its own problem names it
+    return overlaid(base, own), base_path, own
+
+
+def _overlay_base(path: Path, named: Any, problems: list[Problem]) -> tuple[str, Any]:
+    """The path and data of the national.yml an overlay names. Raises _Refused
+    (a problem of the overlay's field) when it names no whole national.yml."""
+    if not isinstance(named, str) or not named:
+        raise _Refused("must be the path of the national.yml this file changes, relative to this file")
+    # Shown as written from here, without the detour ("lab/registry/../../production/...").
+    base_path = os.path.normpath(path.parent / named)
+    if not Path(base_path).is_file():
+        raise _Refused(f"'{named}' is no file ({base_path})")
+    known = len(problems)
+    base = _read_yaml(Path(base_path), base_path, problems)
+    if len(problems) > known:
+        return base_path, None  # unreadable: its own problem names it
+    if not isinstance(base, dict):
+        raise _Refused(f"'{named}' is not a national.yml (a mapping of the national definitions)")
+    if OVERLAY_FIELD in base:
+        # One level only: what a registry runs on is read from two files at most.
+        raise _Refused(f"'{named}' is an overlay itself: an overlay lays over a whole national.yml")
+    return base_path, base
+
+
 def load(directory: str | Path) -> Registry:
     """Read a registry folder. Raises RegistryError when a file cannot be read."""
     top = Path(directory)
     problems: list[Problem] = []
     national_path = top / "national.yml"
-    national = _read_yaml(national_path, str(national_path), problems)
+    national, base_path, overlay = _read_national(national_path, problems)
     site_files = [
         SiteFile(str(path), _read_yaml(path, str(path), problems))
         for path in sorted((top / "sites").glob("*.yml"))
@@ -205,7 +280,7 @@ def load(directory: str | Path) -> Registry:
         problems.append(Problem(str(top / "sites"), "holds no <ministry>.yml file"))
     if problems:
         raise RegistryError(str(top), problems)
-    return Registry(str(top), str(national_path), national, site_files)
+    return Registry(str(top), str(national_path), national, site_files, base_path, overlay)
 
 
 # --- validation -----------------------------------------------------------------
@@ -659,19 +734,25 @@ class _SiteChecker:
 
 def validate(registry: Registry) -> list[Problem]:
     """Every problem of the registry; an empty list means it can be used."""
-    problems = _schema_problems(registry.national_path, registry.national, NATIONAL_SCHEMA)
+    national = _schema_problems(registry.national_path, registry.national, NATIONAL_SCHEMA)
+    problems = _located(registry, national)
     for site_file in registry.site_files:
         problems += _schema_problems(site_file.path, site_file.data, SITES_SCHEMA)
     if problems:
         return problems  # the checks below rely on the shape
     problems, plan = _national_problems(registry.national_path, registry.national)
     if problems or plan is None:
-        return problems  # sites are judged against a sound national.yml only
+        return _located(registry, problems)  # sites are judged against a sound national.yml only
     checker = _SiteChecker(registry.national, plan)
     for site_file in registry.site_files:
         checker.site_file(site_file)
     checker.override_overlaps()
     return checker.problems
+
+
+def _located(registry: Registry, problems: list[Problem]) -> list[Problem]:
+    """National problems named after the file their field comes from (an overlay or its base)."""
+    return [replace(problem, file=registry.national_file(problem.field)) for problem in problems]
 
 
 def _site_blocks_touching(plan: AddressPlan, network: IPNetwork) -> list[tuple[int, int]]:
@@ -763,10 +844,11 @@ def _access_point_vars(national: dict, ministry: str, site: dict) -> list[dict[s
 
 
 def _national_variables(national: dict) -> dict:
-    """Variables of every host: the zone policy, and the tunnel hub with the
-    endpoint WireGuard takes (when the registry has one)."""
+    """Variables of every host: the address plan's supernet, the zone policy, and
+    the tunnel hub with the endpoint WireGuard takes (when the registry has one)."""
     variables: dict[str, Any] = {
-        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()}
+        "patn_supernet": national["address_plan"]["supernet"],
+        "patn_zone_policy": {zone: list(allowed) for zone, allowed in national["zone_policy"].items()},
     }
     if "tunnel_hub" in national:
         hub = national["tunnel_hub"]
