@@ -103,9 +103,11 @@ while True:
     time.sleep(5)
 view = {'targets': [{'job': t['labels']['job'], 'instance': t['labels']['instance'], 'health': t['health'],
                      'error': t['lastError']} for t in targets]}
-for query in ('probe_success', 'probe_ssl_earliest_cert_expiry - time()'):
-    view[query] = {r['metric']['job'] + ' ' + r['metric']['instance']: float(r['value'][1])
-                   for r in get('query?query=' + urllib.request.quote(query))['result']}
+for query in ('probe_success', 'probe_ssl_earliest_cert_expiry - time()',
+              'time() - patn_tunnel_latest_handshake_timestamp_seconds'):
+    results = get('query?query=' + urllib.request.quote(query))['result']
+    view[query] = {' '.join(r['metric'].get(k, '') for k in ('job', 'instance', 'peer')).strip():
+                   float(r['value'][1]) for r in results}
 print(json.dumps(view))
 """
 
@@ -113,8 +115,8 @@ print(json.dumps(view))
 def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
     # Every host of the inventory scraped through the tunnel, every router
     # and the hub answering their ping, the e-service answering over HTTPS
-    # with a valid certificate for its name: Prometheus' own API, on the
-    # monitoring host.
+    # with a valid certificate for its name, the hub's last handshake with
+    # each site router fresh: Prometheus' own API, on the monitoring host.
     inventory = lab_inventory()
     address = inventory["ptn-dc-mon1"]["patn_management_address"]
     result = run(
@@ -132,3 +134,7 @@ def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
     }
     assert view["probe_success"]["https ptn-dc-srv1"] == 1.0
     assert view["probe_ssl_earliest_cert_expiry - time()"]["https ptn-dc-srv1"] > 21 * 86400
+    handshakes = view["time() - patn_tunnel_latest_handshake_timestamp_seconds"]
+    spokes = sorted(h for h, v in inventory.items() if v["patn_device_role"] == "router")
+    assert sorted(handshakes) == [f"node ptn-dc-hub1 {host}" for host in spokes]
+    assert all(age < 300 for age in handshakes.values()), handshakes
