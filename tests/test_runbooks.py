@@ -103,3 +103,15 @@ def test_the_site_that_add_a_site_shows_loads_in_the_production_registry(tmp_pat
     result = run(["ansible-inventory", "-i", str(inventory), "--host", router], timeout=300)
     assert result.returncode == 0, result.stderr
     assert f'"code": "{site["code"]}"' in result.stdout
+
+
+def test_every_alert_points_to_its_section_of_the_alerts_runbook():
+    """Each alert rule's runbook annotation is a heading of repondre-aux-alertes.md."""
+    rules = yaml.safe_load((TOP / "roles" / "monitoring" / "files" / "alerts.yml").read_text())
+    page = RUNBOOKS / "repondre-aux-alertes.md"
+    headings = {line[3:].strip().lower() for line in page.read_text().splitlines() if line.startswith("## ")}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            runbook = rule["annotations"].get("runbook", "")
+            assert runbook == f"docs/runbooks/fr/{page.name}#{rule['alert'].lower()}", rule["alert"]
+            assert rule["alert"].lower() in headings, f"{page.name} has no section '## {rule['alert']}'"
