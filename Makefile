@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report drift plan-diff benchmark-inventory benchmark-speed constraints
+.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status drift plan-diff benchmark-inventory benchmark-speed constraints
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ lab-destroy: setup ## Remove the lab's containers and networks
 
 report: setup ## Auditor reports per ministry (REGISTRY=..., OUT=...), Markdown and HTML
 	python3 scripts/report $(or $(REGISTRY),inventories/production/registry) $(or $(OUT),reports/production)
+
+status: setup ## Rollout status per ministry (ENV=production|lab): sites, last converge and verification, open alerts, in reports/status
+	python3 scripts/status --env $(or $(ENV),production)
 
 drift: setup ## Drift report, check mode only (ENV=production LIMIT=ministry_sante; the lab by default), in reports/drift
 	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/audit.yml $(if $(LIMIT),--limit '$(LIMIT)') --check --diff

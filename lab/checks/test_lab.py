@@ -138,3 +138,21 @@ def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
     spokes = sorted(h for h, v in inventory.items() if v["patn_device_role"] == "router")
     assert sorted(handshakes) == [f"node ptn-dc-hub1 {host}" for host in spokes]
     assert all(age < 300 for age in handshakes.values()), handshakes
+
+
+def test_the_rollout_status_page_shows_every_lab_site_converged(tmp_path):
+    # make status: the registry, the audit trail of this lab's runs, and the
+    # open alerts asked of the monitoring host's Alertmanager.
+    result = run(["python3", "scripts/status", "--env", "lab", "--out", str(tmp_path)], cwd=TOP, timeout=180)
+    assert result.returncode == 0, result.stderr
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in (tmp_path / "status.md").read_text().splitlines()
+        if line.count("|") == 9 and not line.startswith(("| Site", "| ---"))
+    ]
+    sites = {site["patn_site"]["code"] for site in lab_inventory().values()}
+    assert {row[0] for row in rows} == sites
+    for code, _name, status, _devices, converged, _verified, _failed, alerts in rows:
+        assert status == "active", code
+        assert converged != "never", f"{code}: no converge in the audit trail"
+        assert alerts.split()[0].isdigit(), f"{code}: the alerts were not asked ({alerts})"
