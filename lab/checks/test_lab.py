@@ -156,3 +156,49 @@ def test_the_rollout_status_page_shows_every_lab_site_converged(tmp_path):
         assert status == "active", code
         assert converged != "never", f"{code}: no converge in the audit trail"
         assert alerts.split()[0].isdigit(), f"{code}: the alerts were not asked ({alerts})"
+
+
+# Asked on the monitoring host: Alertmanager's open alerts named NAME for
+# INSTANCE, until there is one or DEADLINE seconds have passed.
+ALERT_WAIT = """
+import json, time, urllib.request
+deadline = time.time() + %(deadline)d
+while True:
+    alerts = json.load(urllib.request.urlopen('http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10))
+    found = [a for a in alerts if a['labels'].get('alertname') == %(name)r
+             and a['labels'].get('instance') == %(instance)r]
+    if found or time.time() > deadline:
+        break
+    time.sleep(3)
+print(json.dumps(found))
+"""
+
+
+def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
+    # The server's backup metric says its last success was two days ago (as
+    # if the nightly backup had stopped): Prometheus scrapes it, its rule
+    # fires, Alertmanager holds the alert with the server's ministry and
+    # site. The real metric is put back afterwards.
+    ports = lab_hosts()
+    metric = "/var/lib/prometheus/node-exporter/patn_backup.prom"
+    server = [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1"]
+    stale = (
+        f"sudo -n cp {metric} /root/patn_backup.prom.saved && "
+        f"printf 'patn_backup_last_success_timestamp_seconds %d\\n' $(( $(date +%s) - 2 * 86400 ))"
+        f" | sudo -n tee {metric}.tmp >/dev/null"
+        f" && sudo -n chmod 0644 {metric}.tmp && sudo -n mv {metric}.tmp {metric}"
+    )
+    assert run([*server, stale]).returncode == 0
+    try:
+        waited = run(
+            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"],
+            input=ALERT_WAIT % {"deadline": 120, "name": "BackupStale", "instance": "ptn-dc-srv1"},
+            timeout=180,
+        )
+    finally:
+        run([*server, f"sudo -n mv /root/patn_backup.prom.saved {metric}"])
+    assert waited.returncode == 0, waited.stderr
+    alerts = json.loads(waited.stdout)
+    assert len(alerts) == 1, "no BackupStale alert in Alertmanager within 2 minutes"
+    labels = alerts[0]["labels"]
+    assert (labels["ministry"], labels["site"], labels["severity"]) == ("ptn", "dc", "critical")
