@@ -202,3 +202,63 @@ def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
     assert len(alerts) == 1, "no BackupStale alert in Alertmanager within 2 minutes"
     labels = alerts[0]["labels"]
     assert (labels["ministry"], labels["site"], labels["severity"]) == ("ptn", "dc", "critical")
+
+
+# Asked on the monitoring host: wait until Prometheus no longer has the
+# alert NAME for INSTANCE (its expression is false again), then print
+# Alertmanager's view of it: resolved alerts end (endsAt in the past).
+ALERT_GONE = """
+import json, time, urllib.request
+deadline = time.time() + %(deadline)d
+def firing():
+    alerts = json.load(urllib.request.urlopen('http://%(prometheus)s:9090/api/v1/alerts', timeout=10))
+    return [a for a in alerts['data']['alerts'] if a['labels'].get('alertname') == %(name)r
+            and a['labels'].get('instance') == %(instance)r]
+while firing() and time.time() < deadline:
+    time.sleep(3)
+print(json.dumps(firing()))
+"""
+
+# The site's WAN cut inside its router: nothing in or out of its WAN port
+# (the tunnel's packets with the rest), in a table of its own, apart from
+# the router's own ruleset.
+WAN_CUT = (
+    "nft add table inet patn_lab_wan_cut"
+    " && nft add chain inet patn_lab_wan_cut in '{ type filter hook input priority -300; }'"
+    " && nft add chain inet patn_lab_wan_cut out '{ type filter hook output priority -300; }'"
+    " && nft add rule inet patn_lab_wan_cut in iifname wan drop"
+    " && nft add rule inet patn_lab_wan_cut out oifname wan drop"
+)
+
+
+def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ssh_base):
+    # Justice's site loses its WAN: within its rule's 3 minutes and a few
+    # probes, Alertmanager holds SiteUnreachable for its router, with its
+    # ministry and site (the alert the operators receive). With the WAN back,
+    # the tunnel comes back by itself and the alert is resolved.
+    router, site = "justice-tgi-bzv-rtr1", ("justice", "tgi-bzv")
+    monitoring = [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"]
+    container = f"patn-lab-{router}"
+    cut = run(["podman", "exec", container, "sh", "-c", WAN_CUT])
+    assert cut.returncode == 0, cut.stderr
+    try:
+        fired = run(
+            monitoring,
+            input=ALERT_WAIT % {"deadline": 300, "name": "SiteUnreachable", "instance": router},
+            timeout=360,
+        )
+    finally:
+        run(["podman", "exec", container, "nft", "delete", "table", "inet", "patn_lab_wan_cut"])
+    assert fired.returncode == 0, fired.stderr
+    alerts = json.loads(fired.stdout)
+    assert len(alerts) == 1, "no SiteUnreachable alert in Alertmanager within 5 minutes of the cut"
+    assert (alerts[0]["labels"]["ministry"], alerts[0]["labels"]["site"]) == site
+    address = lab_inventory()["ptn-dc-mon1"]["patn_management_address"]
+    gone = run(
+        monitoring,
+        input=ALERT_GONE
+        % {"deadline": 180, "prometheus": address, "name": "SiteUnreachable", "instance": router},
+        timeout=240,
+    )
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"

@@ -17,7 +17,8 @@ description:
   - C(node) has every host's node exporter; C(icmp) every router and hub, pinged through the tunnel;
     C(https) every e-service virtual host (nginx__sites' first server name), probed at its server's
     address with its own TLS name, through the blackbox module C(https_NAME) that C(https_modules)
-    lists.
+    lists, on the health path of the application behind it (the eservice__apps entry whose port is
+    the virtual host's upstream port; C(/) when none is).
   - Hosts are listed in the order given; a host without registry data or with a malformed one is
     refused, naming the host and the variable, so that no site is silently left unwatched.
 positional: _input
@@ -47,8 +48,8 @@ files:
     The file service discovery files, one per job (C(node), C(icmp), C(https)) and ministry, sorted
     by job then ministry: C(name) (JOB-MINISTRY.yml), C(job), C(ministry) and C(groups), one group
     per target. C(node) targets are HOST:PORT; C(icmp) targets the management address; C(https)
-    targets C(https://ADDRESS/), with the label C(__param_module) naming the blackbox module that
-    checks the server name's certificate.
+    targets C(https://ADDRESS/HEALTH_PATH), with the label C(__param_module) naming the blackbox
+    module that checks the server name's certificate.
   type: list
   elements: dict
   sample:
@@ -67,12 +68,15 @@ https_modules:
 """
 
 import re
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
 # Roles whose management address is a gateway the data centre pings.
 PINGED_ROLES = ("router", "hub")
 PORT_MAX = 65535
+# roles/eservice's default health_path of an application.
+DEFAULT_HEALTH_PATH = "/health"
 MODULE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -98,20 +102,32 @@ def _labels(host, variables):
     }
 
 
-def _server_names(host, variables):
-    """The first server name of each of the host's nginx sites."""
+def _virtual_hosts(host, variables):
+    """(first server name, probed path) of each of the host's nginx sites: the health path of
+    the e-service application behind it (eservice__apps, by its port), else /."""
     sites = variables.get("nginx__sites") or []
-    if not isinstance(sites, list):
-        raise AnsibleFilterError(f"monitoring_targets: host {host}: nginx__sites must be a list")
-    names = []
+    apps = variables.get("eservice__apps") or []
+    if not isinstance(sites, list) or not isinstance(apps, list):
+        raise AnsibleFilterError(
+            f"monitoring_targets: host {host}: nginx__sites and eservice__apps must be lists"
+        )
+    health = {
+        app.get("port"): app.get("health_path", DEFAULT_HEALTH_PATH) for app in apps if isinstance(app, dict)
+    }
+    found = []
     for site in sites:
         server_names = site.get("server_names") if isinstance(site, dict) else None
         if not server_names:
             raise AnsibleFilterError(
                 f"monitoring_targets: host {host}: an nginx__sites entry has no server_names"
             )
-        names.append(server_names[0])
-    return names
+        upstream = urlsplit(str(site.get("upstream", "")))
+        try:
+            port = upstream.port
+        except ValueError:
+            port = None
+        found.append((server_names[0], health.get(port, "/")))
+    return found
 
 
 def monitoring_targets(hosts, hostvars, exporter_port=9100):
@@ -137,12 +153,12 @@ def monitoring_targets(hosts, hostvars, exporter_port=9100):
         node.setdefault(ministry, []).append({"targets": [f"{address}:{exporter_port}"], "labels": labels})
         if labels["role"] in PINGED_ROLES:
             icmp.setdefault(ministry, []).append({"targets": [address], "labels": labels})
-        for name in _server_names(host, variables) if labels["role"] == "eservice" else []:
+        for name, path in _virtual_hosts(host, variables) if labels["role"] == "eservice" else []:
             module = "https_" + MODULE_NAME.sub("_", name)
             modules[module] = {"name": module, "server_name": name}
             https.setdefault(ministry, []).append(
                 {
-                    "targets": [f"https://{address}/"],
+                    "targets": [f"https://{address}{path}"],
                     "labels": {**labels, "server_name": name, "__param_module": module},
                 }
             )

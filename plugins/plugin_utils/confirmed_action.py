@@ -28,6 +28,10 @@ display = Display()
 
 # Seconds given to the rollback timer beyond its timeout before checking.
 GRACE = 10
+# Seconds after the rollback timeout during which the host is asked again:
+# the previous tunnel or interfaces take time to come back (a busy device,
+# a WireGuard handshake), and a site that answers within a minute is back.
+ANSWER_WINDOW = 60
 # Seconds between two looks at an activation still running.
 POLL = 2
 
@@ -115,20 +119,27 @@ class ConfirmedAction(ActionBase):
         remaining = armed_at + timeout + GRACE - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
-        self._new_connection()
         result.update(changed=True, failed=True, confirmed=False, rolled_back=True)
         if applied is not None:
             result["applied"] = applied
         aftermath = self._aftermath(args)
-        try:
-            status = self._module(dict(args, phase="status"))
-        except AnsibleConnectionFailure as again:
-            result.update(
-                unreachable=True,
-                msg=f"the new {self.WHAT} cut the connection ({error}); after the {timeout} s rollback the "
-                f"host still does not answer ({again}): check it from the console",
-            )
-            return result
+        give_up = armed_at + timeout + ANSWER_WINDOW
+        while True:
+            self._new_connection()
+            try:
+                status = self._module(dict(args, phase="status"))
+                break
+            except AnsibleConnectionFailure as again:
+                if time.monotonic() < give_up:
+                    time.sleep(POLL)
+                    continue
+                result.update(
+                    unreachable=True,
+                    msg=f"the new {self.WHAT} cut the connection ({error}); {timeout + ANSWER_WINDOW} s "
+                    f"after the {timeout} s rollback was armed the host still does not answer ({again}): "
+                    "check it from the console",
+                )
+                return result
         last = status.get("last") or {}
         ours = last.get("apply_id") == args["apply_id"]
         if status.get("pending_apply_id") == args["apply_id"] and status.get("rollback_armed"):
