@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status drift plan-diff benchmark-inventory benchmark-speed constraints
+.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status link-report drift plan-diff benchmark-inventory benchmark-speed constraints
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ report: setup ## Auditor reports per ministry (REGISTRY=..., OUT=...), Markdown 
 
 status: setup ## Rollout status per ministry (ENV=production|lab): sites, last converge and verification, open alerts, in reports/status
 	python3 scripts/status --env $(or $(ENV),production)
+
+link-report: setup ## Link quality per ministry over a period (ENV=production|lab, PERIOD=7d, OUT=...): availability, loss, latency, throughput, in reports/links
+	python3 scripts/link-report --env $(or $(ENV),production) --period $(or $(PERIOD),7d) $(if $(OUT),--out '$(OUT)')
 
 drift: setup ## Drift report, check mode only (ENV=production LIMIT=ministry_sante; the lab by default), in reports/drift
 	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/audit.yml $(if $(LIMIT),--limit '$(LIMIT)') --check --diff

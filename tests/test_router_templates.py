@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 import yaml
-from ansible_collections.patn.infra.plugins.module_utils import registry
+from ansible_collections.patn.infra.plugins.module_utils import nft_ruleset, registry
 from conftest import TOP
 
 FIXTURES = TOP / "tests" / "fixtures" / "router"
@@ -558,3 +558,38 @@ def test_a_planned_hub_endpoint_runs_in_check_mode_only(tmp_path, given, check_m
     if not passes:
         assert "the hub's endpoint (203.0.113.10:51820) is a stand-in" in said
         assert "national.yml tunnel_hub.status: planned" in said
+
+
+def test_the_hub_takes_the_throughput_sample_from_the_site_routers_tunnel_addresses_only(tmp_path):
+    out = render(
+        tmp_path,
+        {
+            "router__tunnel_enabled": True,
+            "router__tunnel_mode": "hub",
+            "router__link_test_sources": ["10.240.16.1", "10.240.16.7"],
+        },
+    )
+    rules = (out / "nftables.conf").read_text()
+    ruleset = nft_ruleset.parse(rules)
+    assert [str(network) for network in ruleset.sets["link_test_sources"]] == [
+        "10.240.16.1/32",
+        "10.240.16.7/32",
+    ]
+
+    def verdict(source, interface="wg0", port=5201, destination="10.240.16.21"):
+        return ruleset.evaluate(
+            "input", nft_ruleset.Packet(source, destination, "tcp", port, iif=interface)
+        ).accepted
+
+    assert verdict("10.240.16.7")
+    # Not a site's own devices through the tunnel, not from the WAN, not another port or address.
+    assert not verdict("10.64.88.20")
+    assert not verdict("10.240.16.7", interface="enp1s0")
+    assert not verdict("10.240.16.7", port=5202)
+    assert not verdict("10.240.16.7", destination="10.64.84.1")
+
+
+def test_a_site_router_opens_no_throughput_port(rendered):
+    rules = (rendered / "nftables.conf").read_text()
+    assert "link_test_sources" not in rules
+    assert "5201" not in rules
