@@ -8,6 +8,7 @@ end-to-end checks are in test_clients.py.
 import json
 import re
 import subprocess
+import time
 
 from conftest import INVENTORY, TOP, lab_hosts, lab_inventory
 
@@ -262,3 +263,36 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     )
     assert gone.returncode == 0, gone.stderr
     assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
+
+
+def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, tmp_path):
+    # playbooks/link-test.yml between the hub and Justice's router (bounded:
+    # 3 s each way), kept by the router's node exporter; then make
+    # link-report over the last half hour, from the data centre's Prometheus.
+    router = "justice-tgi-bzv-rtr1"
+    sample = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/link-test.yml", "--limit", router,
+         "-e", "link_test_seconds=3"],
+        cwd=TOP, env=ansible_env, timeout=600,
+    )  # fmt: skip
+    assert sample.returncode == 0, sample.stdout[-3000:] + sample.stderr[-2000:]
+    # Prometheus scrapes the router every 10 s (the lab's interval).
+    for _ in range(12):
+        report = run(
+            ["python3", "scripts/link-report", "--env", "lab", "--period", "30m", "--out", str(tmp_path)],
+            cwd=TOP, env=ansible_env, timeout=180,
+        )  # fmt: skip
+        assert report.returncode == 0, report.stderr
+        page = (tmp_path / "justice.md").read_text()
+        row = next(line for line in page.splitlines() if line.startswith("| tgi-bzv "))
+        if "Mbit/s" in row:
+            break
+        time.sleep(5)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    availability, samples, throughput = cells[4], cells[8], cells[9]
+    assert availability.endswith(" %"), row
+    assert float(availability[:-2]) > 50, row
+    assert samples != "no data", row
+    assert throughput.startswith("download "), row
+    assert ", upload " in throughput, row
+    assert (tmp_path / "justice.html").read_text().count("<svg") >= 1
