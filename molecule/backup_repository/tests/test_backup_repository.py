@@ -95,7 +95,7 @@ def test_the_drill_passes_on_the_good_repository(host):
     assert f"patn_backup_drill_last_success_timestamp_seconds{SERVER}" in metrics
     assert f"patn_backup_drill_duration_seconds{SERVER}" in metrics
     # The scratch copy is gone.
-    assert host.run("ls -A /var/tmp/patn-backup-drill").stdout.strip() == ""
+    assert host.run("ls -A /srv/patn-backup-drill").stdout.strip() == ""
 
 
 def test_the_drill_fails_on_a_damaged_repository_and_says_so(host):
