@@ -265,7 +265,7 @@ def drill(config: dict) -> dict[str, bool]:
             summary = drill_one(config, name)
             results[name] = True
         except (Failed, OSError, tarfile.TarError, json.JSONDecodeError) as error:
-            summary = f"FAILED: {error}"
+            summary = str(error)
             results[name] = False
         durations[name] = round(time.monotonic() - start, 1)
         lines.append(f"{name}: {'passed' if results[name] else 'FAILED'} in {durations[name]} s; {summary}")
