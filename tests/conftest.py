@@ -12,10 +12,11 @@ TOP = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def load_script(name):
-    """Import one of scripts/ (Python files without a .py suffix) as a module."""
-    path = TOP / "scripts" / name
-    loader = importlib.machinery.SourceFileLoader(name.replace("-", "_"), str(path))
+def load_script(name, folder="scripts"):
+    """Import one of scripts/ (Python files without a .py suffix), or a Python
+    file of another folder (a role's files/), as a module."""
+    path = TOP / folder / name
+    loader = importlib.machinery.SourceFileLoader(Path(name).stem.replace("-", "_"), str(path))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)

@@ -158,6 +158,7 @@ def test_site_playbook_runs_every_capability_in_order():
         "hub.yml",
         "routers.yml",
         "access_points.yml",
+        "backup_repository.yml",
         "eservices.yml",
         "monitoring.yml",
     ]

@@ -125,6 +125,8 @@ def test_exporter_on_the_loopback_is_noted_not_scraped():
         ("sftp:restic@10.32.8.150:/srv/restic/srv1", ("10.32.8.150", "tcp", 22)),
         ("rest:https://10.32.8.150:8000/srv1", ("10.32.8.150", "tcp", 8000)),
         ("rest:http://user:pass@10.32.8.150/", ("10.32.8.150", "tcp", 80)),
+        # The append-only REST repository of the data centre, its credential a vault placeholder.
+        ("rest:https://srv1:placeholder-65e7cff1@10.32.8.168:8000/srv1/", ("10.32.8.168", "tcp", 8000)),
         ("s3:https://10.32.8.150/bucket/srv1", ("10.32.8.150", "tcp", 443)),
     ],
 )

@@ -335,15 +335,17 @@ def _restic(found: _Found, path: str, text: str) -> None:
     repository = match.group(1).strip("'\"") if match else ""
     if not repository or repository.startswith("/"):
         return  # on the server itself: no flow
-    if PLACEHOLDER_PREFIX in repository:
-        found.note(path, f"backup: the repository is a vault placeholder ({repository}): not checked")
-    elif match := re.fullmatch(r"sftp:(?:[^@]+@)?([^:/]+):.*", repository):
+    # The server is read first: a placeholder for the URL's credentials
+    # (the vault's) leaves the address to check.
+    if match := re.fullmatch(r"sftp:(?:[^@]+@)?([^:/]+):.*", repository):
         found.use("backup", match.group(1), "tcp", 22, path)
     elif match := re.fullmatch(
         r"(?:rest:|s3:)?(https?)://(?:[^@/]+@)?([^:/]+)(?::(\d+))?(?:/.*)?", repository
     ):
         scheme, server, port = match.groups()
         found.use("backup", server, "tcp", port or (443 if scheme == "https" else 80), path)
+    elif PLACEHOLDER_PREFIX in repository:
+        found.note(path, f"backup: the repository is a vault placeholder ({repository}): not checked")
     else:
         found.note(path, f"backup: repository {repository!r} is not understood: not checked")
 

@@ -21,6 +21,7 @@ CHANGES = {
     "backup-stale-after-36-hours": ("26 * 3600", "36 * 3600"),
     "certificate-warned-7-days-before": ("< 21 * 86400", "< 7 * 86400"),
     "disk-alert-at-95-percent": ("> 0.90", "> 0.95"),
+    "drill-stale-after-74-hours": ("50 * 3600", "74 * 3600"),
 }
 
 
