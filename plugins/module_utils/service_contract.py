@@ -419,7 +419,9 @@ def client_flows(host: Host) -> tuple[list[Flow], list[Note]]:
 
 def data_centre_flows(host: Host, router: Router | None) -> tuple[list[Flow], list[Note]]:
     """What the data centre opens to a device: the metrics scrape of its
-    node exporter and SSH, from each administration prefix of its router."""
+    node exporter, from each monitoring prefix of its router (the
+    administration prefixes when it has none), and SSH, from each
+    administration prefix."""
     found = _Found(host)
     if router is None:
         found.note("", "no router has a segment holding its address: the data centre's flows are not checked")
@@ -435,12 +437,13 @@ def data_centre_flows(host: Host, router: Router | None) -> tuple[list[Flow], li
         port = re.search(r"^Port\s+(\d+)", host.files[SSHD], re.M)
         targets.append(("administration (SSH)", host.address, int(port.group(1)) if port else 22, SSHD))
     prefixes = [str(network) for network in router.ruleset.sets.get("admin_prefixes", [])]
+    scrapers = [str(network) for network in router.ruleset.sets.get("monitoring_prefixes", [])] or prefixes
     if targets and not prefixes:
         found.note(
             RULESET, f"{router.name} has no administration prefix: nobody may scrape or administer the host"
         )
-    for prefix in prefixes:
-        for service, address, port, path in targets:
+    for service, address, port, path in targets:
+        for prefix in scrapers if path == NODE_EXPORTER else prefixes:
             who = f"the data centre ({prefix})"
             declared = f"{host.name}: {path}"
             found.flows.append(Flow(service, who, address, "tcp", port, declared, source=last_host(prefix)))
