@@ -873,7 +873,10 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
     plan = plan_from(national)
     ministries = {m["key"]: m for m in national["ministries"]}
     roles = national["device_roles"]
-    inventory = Inventory()
+    # Every device role has its group, even with no device yet (the lab has
+    # no backup repository): a playbook for that role finds no host instead
+    # of warning that its pattern matches nothing.
+    inventory = Inventory(groups={f"role_{role}": [] for role in roles})
     # National, so on the parent of every ministry group: every host sees it.
     inventory.group_vars["ministries"] = _national_variables(national)
     for key, ministry in ministries.items():
