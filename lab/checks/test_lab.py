@@ -291,7 +291,9 @@ def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, 
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     availability, samples, throughput = cells[4], cells[8], cells[9]
     assert availability.endswith(" %"), row
-    assert float(availability[:-2]) > 50, row
+    # The WAN cut of the previous check is in the period; how much of the
+    # period Prometheus has seen depends on how long the lab has run.
+    assert 0 < float(availability[:-2]) < 100, row
     assert samples != "no data", row
     assert throughput.startswith("download "), row
     assert ", upload " in throughput, row
