@@ -193,6 +193,14 @@ def test_masking_by_value_keeps_what_is_not_secret(shapes):
     assert len(hidden) == 3
 
 
+def test_a_host_s_name_given_to_a_no_log_task_is_not_taken_for_a_secret(shapes):
+    # The no_log task was given the host's name beside a secret: the secret
+    # is masked, the host's name is still on its lines and in the recap.
+    (end,) = [r for r in shapes["records"] if r["event"] == "run_end"]
+    assert "sante-bzv-hq-srv1" in end["hosts"]
+    assert {r["host"] for r in tasks(shapes)} == {"sante-bzv-hq-srv1"}
+
+
 def test_the_keyword_rule_is_one_list_for_the_whole_project():
     # The registry, the audit trail and the configuration checks read the
     # words of secret_words.py; no other plugin or script lists them again.

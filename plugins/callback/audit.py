@@ -360,6 +360,8 @@ class CallbackModule(SafeCallback):
 
     def _learn_hostvars(self):
         self._hostvars = run_hostvars(self._variables)
+        if self._hostvars is not None:
+            self._secrets.keep_public(self._hostvars)
 
     def _ask_drift_report(self, play):
         variables = self._variables.get_vars(play=play, include_hostvars=False)

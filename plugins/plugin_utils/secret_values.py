@@ -70,11 +70,21 @@ class SecretValues:
         self._pattern = None
         self._walked: dict[int, object] = {}  # id -> object, kept alive so an id is never reused
         self._vault_files: dict[str, bool] = {}
+        self._public: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._values)
 
     # Adding. ------------------------------------------------------------------
+
+    def keep_public(self, names) -> None:
+        """Never mask these values: the inventory's host names. A no_log task is
+        often given one beside its secret (an account named after its server);
+        masked, it would blank the host out of every line of the run."""
+        self._public.update(str(name) for name in names)
+        if self._values & self._public:
+            self._values -= self._public
+            self._pattern = None
 
     def add(self, value) -> None:
         """Record a secret and the forms it takes once encoded (URL, JSON, base64)."""
@@ -89,7 +99,7 @@ class SecretValues:
         }
         if "\n" in text.strip():
             forms.update(line.strip() for line in text.splitlines() if len(line.strip()) >= MIN_LINE_LENGTH)
-        new = {form for form in forms if len(form) >= MIN_LENGTH} - self._values
+        new = {form for form in forms if len(form) >= MIN_LENGTH} - self._values - self._public
         if new:
             self._values |= new
             self._pattern = None
