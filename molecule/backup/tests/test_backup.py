@@ -1,7 +1,8 @@
 """Live checks of the backup role after side_effect.yml's round trip.
 
-The round trip wrote 5,000 rows and 20 files, backed them up, destroyed the
-database and the files, and restored them; these checks compare what was
+The round trip wrote 5,000 rows, 20 files and a link, backed them up,
+destroyed the database and the files (a link of the same name put back
+elsewhere), and restored them; these checks compare what was
 there before with what came back, and look at the repository itself.
 """
 
@@ -17,7 +18,9 @@ def test_round_trip_loses_no_row_and_no_file(host):
     after = host.file("/root/round-trip-after").content_string
     rows = before.splitlines()[0].split()[0]
     assert rows == "5000"
-    assert len(before.splitlines()) == 1 + 20, "the record of the files is incomplete"
+    assert len(before.splitlines()) == 1 + 20 + 1, "the record of the files is incomplete"
+    # The link a reinstall put there again is replaced by the one backed up.
+    assert before.splitlines()[-1] == "courant -> 2026"
     assert after == before
 
 
