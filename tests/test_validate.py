@@ -98,7 +98,7 @@ def test_the_lab_passes(lab):
     assert result.returncode == 0, said(result)
     assert not [line for line in result.stdout.splitlines() if line.startswith("FAILED")]
     last = result.stdout.splitlines()[-1]
-    assert last.startswith("OK: 6 hosts, 214 files, "), last
+    assert last.startswith("OK: 7 hosts, 245 files, "), last
     assert " (lab, " in last
 
 
@@ -132,6 +132,10 @@ def test_no_secret_leaves_the_run(lab):
     assert "auth_server_addr=" in hostapd
     assert "shared_secret" not in hostapd
     assert "wpa_passphrase" not in hostapd
+    # The server's repository URL carries its credential on the backup host.
+    restic = (out / "ptn-dc-srv1" / "etc" / "restic" / "patn-backup.env").read_text()
+    assert "RESTIC_CACHE_DIR=" in restic
+    assert "RESTIC_REPOSITORY=" not in restic
 
 
 def test_a_vault_file_is_left_out_without_its_password(tmp_path):
@@ -154,7 +158,7 @@ def test_a_vault_file_is_left_out_without_its_password(tmp_path):
     )
     result = validate("-i", inventory, "--no-container")
     assert f"note: {encrypted}: vault-encrypted, left out" in result.stdout, said(result)
-    assert result.stdout.splitlines()[-1].startswith("OK: 6 hosts, 214 files, "), said(result)
+    assert result.stdout.splitlines()[-1].startswith("OK: 7 hosts, 245 files, "), said(result)
 
 
 @pytest.fixture(scope="module")

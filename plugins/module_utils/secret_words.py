@@ -42,6 +42,10 @@ PATTERN = "|".join(
 )
 SECRET_NAME = re.compile(PATTERN, re.IGNORECASE)
 
+# A URL that carries its credential (rest:https://user:password@host/...):
+# the line holding it is as secret as a password's, whatever its name.
+URL_CREDENTIAL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+
 
 def is_secret_name(name: object) -> bool:
     """True when the name (a key, a variable, a field) holds one of the secret words."""
