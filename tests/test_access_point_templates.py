@@ -3,7 +3,9 @@ the controller (tests/fixtures/access_point/render.yml): the lab's kernel has
 no VLAN devices, so molecule/access_point proves the port binding only."""
 
 import pytest
-from conftest import FIXTURES, run_playbook
+import yaml
+from ansible_collections.patn.infra.plugins.module_utils import registry
+from conftest import FIXTURES, TOP, run_playbook
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +42,22 @@ def test_each_ssid_vlan_goes_into_its_bridge(rendered, segment, vlan, bridge):
     network = (rendered / f"{segment}.network").read_text()
     assert f"Name=enp1s0.{vlan}" in network
     assert f"Bridge={bridge}" in network
+
+
+def test_the_site_fixture_is_what_the_registry_gives():
+    """site.yml's ministry, binding and segments are the plugin's for an access
+    point of Justice's court tgi-pnr in the production inventory: a change of
+    the plan cannot leave these tests proving an old one."""
+    inventory = registry.build(registry.load(TOP / "inventories" / "production" / "registry"))
+    site = yaml.safe_load((FIXTURES / "access_point" / "site.yml").read_text())
+    # As Ansible layers them for the host: all ministries, its ministry, its site, itself.
+    given = {}
+    for group in ("ministries", "ministry_justice", "site_justice_tgi_pnr"):
+        given.update(inventory.group_vars[group])
+    given.update(inventory.hosts["justice-tgi-pnr-ap1"])
+    assert given["patn_device_role"] == "access_point"
+    for key in ("patn_ministry", "patn_segment_binding"):
+        assert site[key] == given[key], key
+    assert site["patn_segments"].keys() == given["patn_segments"].keys()
+    for name, segment in site["patn_segments"].items():
+        assert segment.items() <= given["patn_segments"][name].items(), name

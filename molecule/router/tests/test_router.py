@@ -332,8 +332,8 @@ def test_an_unconfirmed_first_ruleset_falls_back_to_the_safe_one(router2):
 
 def test_nothing_crosses_between_the_segments_of_a_new_router(router2, staff2, guest2):
     # The segments are up (each client reaches its gateway)...
-    assert icmp_echo(staff2, "172.20.9.1")
-    assert icmp_echo(guest2, "172.20.10.1")
+    assert icmp_echo(staff2, "172.20.13.1")
+    assert icmp_echo(guest2, "172.20.14.1")
     assert staff2.run("timeout 5 bash -c '</dev/tcp/127.0.0.1/22'").rc == 0, "staff2's sshd is down"
     # ...and forwarding is off (nftables.service left it off at boot: no zone policy)...
     assert router2.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
@@ -341,8 +341,8 @@ def test_nothing_crosses_between_the_segments_of_a_new_router(router2, staff2, g
         # ...and even on, the safe ruleset forwards nothing.
         router2.run(f"sysctl -qw net.ipv4.ip_forward={forwarding}")
         try:
-            assert tcp_outcome(guest2, "172.20.9.10", 22) == "dropped"
-            assert tcp_outcome(staff2, "172.20.10.10", 22) == "dropped"
+            assert tcp_outcome(guest2, "172.20.13.10", 22) == "dropped"
+            assert tcp_outcome(staff2, "172.20.14.10", 22) == "dropped"
             assert tcp_outcome(staff2, UPSTREAM, 80) == "dropped"
             assert tcp_outcome(staff2, DC_SERVICE, 80) == "dropped"
         finally:
@@ -366,4 +366,4 @@ def test_the_hub_configures_the_routers_that_answer_when_one_is_down(hub):
     assert "# router2: site tgi-bzv of justice." in configuration
     allowed = hub.check_output("wg show wg0 allowed-ips")
     assert "172.19.4.0/22" in allowed
-    assert "172.20.8.0/22" in allowed
+    assert "172.20.12.0/22" in allowed
