@@ -90,8 +90,19 @@ status: setup ## Rollout status per ministry (ENV=production|lab): sites, last c
 link-report: setup ## Link quality per ministry over a period (ENV=production|lab, PERIOD=7d, OUT=...): availability, loss, latency, throughput, in reports/links
 	python3 scripts/link-report --env $(or $(ENV),production) --period $(or $(PERIOD),7d) $(if $(OUT),--out '$(OUT)')
 
-drift: setup ## Drift report, check mode only (ENV=production LIMIT=ministry_sante; the lab by default), in reports/drift
-	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/audit.yml $(if $(LIMIT),--limit '$(LIMIT)') --check --diff
+# The audit changes nothing; then the figures of the report it wrote (the
+# .json files newer than the run's start) go to the monitoring host
+# (playbooks/drift-metrics.yml, which changes only that file), failed hosts
+# in the audit or not. The exit status is the audit's, unless the
+# publication fails.
+drift: setup ## Drift report, check mode only (ENV=production LIMIT=ministry_sante; the lab by default), in reports/drift; its figures to the monitoring
+	@stamp=$$(mktemp); status=0; \
+	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/audit.yml $(if $(LIMIT),--limit '$(LIMIT)') --check --diff || status=$$?; \
+	reports=$$(find $(CURDIR)/reports/drift -maxdepth 1 -name '*.json' -newer "$$stamp" 2>/dev/null | sort | paste -sd, - || true); \
+	rm -f "$$stamp"; \
+	if [ -z "$$reports" ]; then echo "make drift: no drift report written, nothing published" >&2; exit $$(( status ? status : 1 )); fi; \
+	ansible-playbook $(if $(ENV),-i inventories/$(ENV)) playbooks/drift-metrics.yml -e "drift_reports=$$reports"; \
+	exit $$status
 
 plan-diff: setup ## Address plan changes between two revisions: make plan-diff A=main~1 [B=main]
 	python3 scripts/plan-diff $(A) $(B) --registry $(or $(REGISTRY),inventories/production/registry)

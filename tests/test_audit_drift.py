@@ -75,11 +75,12 @@ def audited(tmp_path_factory):
     return audit(tmp_path_factory.mktemp("audited"), "--check", "--diff")
 
 
-def test_audit_writes_a_markdown_and_an_html_report_named_after_the_limit(audited):
+def test_audit_writes_a_markdown_and_an_html_report_and_its_figures_named_after_the_limit(audited):
     assert audited["completed"].returncode == 0, audited["output"]
     names = [path.name for path in audited["reports"]]
-    assert len(names) == 2, names
-    assert {name.rsplit(".", 1)[1] for name in names} == {"md", "html"}
+    assert len(names) == 3, names
+    # The pages, and the figures that make drift publishes (tests/test_drift_metrics.py).
+    assert {name.rsplit(".", 1)[1] for name in names} == {"md", "html", "json"}
     assert all(name.startswith("ministry_justice_ministry_sante-20") for name in names)
     assert "Drift on 2 of 3 hosts" in audited["completed"].stdout  # the callback says it
 
@@ -182,7 +183,7 @@ def test_drift_report_of_a_fixture_run(tmp_path):
 def test_a_run_that_fails_midway_still_writes_its_drift_report(tmp_path):
     run = audit(tmp_path, "--check", "--diff", "-e", "drift_stop=true")
     assert run["completed"].returncode == 2, run["output"]  # every host failed: the run stopped
-    assert len(run["reports"]) == 2, run["output"]
+    assert len(run["reports"]) == 3, run["output"]  # .md, .html, .json
     markdown = report(run, "md")
     assert markdown.startswith("# Drift on 2 of 3 hosts; 1 not checked (failed or unreachable)\n")
     assert "| justice-tgi-pnr-rtr1 | drift | 1 | 1 |" in markdown

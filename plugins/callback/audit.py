@@ -49,7 +49,8 @@ description:
     run's playbook) and C(audited) (the playbook audited, for the report's header),
     as C(playbooks/audit.yml) gives the plays it audits, the callback writes the drift report of
     the run at its end, from the lines it wrote (C(plugins/plugin_utils/drift_report.py)), in
-    C(<dir>/<--limit or all>-<UTC time>.md) and C(.html), and prints its verdict and files. It
+    C(<dir>/<--limit or all>-<UTC time>.md) and C(.html) (its figures per host in C(.json), which
+    C(playbooks/drift-metrics.yml) publishes to the monitoring), and prints its verdict and files. It
     does so whenever the run reaches its recap, failed or unreachable hosts or not. It names the
     files when the first such play starts, with the command that writes them from the audit log
     should the run be interrupted before its end (C(scripts/audit-summary drift))."

@@ -12,6 +12,10 @@ would change with their redacted diffs (the audit trail's lines, redacted
 before they were written), the failures and the unreachable hosts; hosts
 with nothing to change are "in line". Changes made for real by tasks forced
 out of check mode (check_mode: false) are listed apart.
+
+Beside the two pages, PREFIX.json holds the run's figures per host (its
+state and how many tasks would change), which playbooks/drift-metrics.yml
+publishes to the data centre's Prometheus (make drift runs both).
 """
 
 from __future__ import annotations
@@ -299,14 +303,42 @@ def drift_html(report: Drift) -> str:
     )
 
 
+def drift_figures(report: Drift) -> dict:
+    """The run's figures per host, for the monitoring (playbooks/drift-metrics.yml).
+
+    time is when the run started (UTC, ISO 8601); per host its ministry and
+    site (null when unknown), its state and how many tasks would change. A
+    failed or unreachable host was not checked to the end: the publication
+    keeps its figures of an earlier run.
+    """
+    return {
+        "run_id": report.run_id,
+        "time": report.start.get("time"),
+        "limit": report.start.get("limit"),
+        "ended": report.ended,
+        "hosts": {
+            name: {
+                "ministry": host.ministry,
+                "site": host.site,
+                "state": host.state,
+                "changes": len(host.changes),
+            }
+            for name, host in sorted(report.hosts.items())
+        },
+    }
+
+
 def write(
     records: list[dict], run_id: str, prefix: Path, audited: str | None = None
 ) -> tuple[Drift, Path, Path]:
-    """The drift report of one run, in PREFIX.md and PREFIX.html: the report and its two files."""
+    """The drift report of one run, in PREFIX.md and PREFIX.html (and its figures in
+    PREFIX.json): the report and its two pages."""
     report = drift(records, run_id, audited)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     markdown_path = prefix.with_name(prefix.name + ".md")
     html_path = prefix.with_name(prefix.name + ".html")
     markdown_path.write_text(drift_markdown(report))
     html_path.write_text(drift_html(report))
+    # Last: make drift publishes the figures of a run whose pages are written.
+    prefix.with_name(prefix.name + ".json").write_text(json.dumps(drift_figures(report), indent=2) + "\n")
     return report, markdown_path, html_path

@@ -366,8 +366,11 @@ class RoleFiles:
             visit.result.problems.append(Problem(visit.host.name, where, short(error)))
             return
         loop_var = task.loop_control.loop_var if task.loop_control else "item"
-        for item in items if items is not None else [None]:
+        index_var = task.loop_control.index_var if task.loop_control else None
+        for index, item in enumerate(items if items is not None else [None]):
             step_vars = dict(task_vars) | ({loop_var: item} if items is not None else {})
+            if items is not None and index_var:
+                step_vars[index_var] = index
             step = _Step(
                 task, Templar(loader=self.loader, variables=step_vars), step_vars, visit, item, where
             )

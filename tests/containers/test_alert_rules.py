@@ -22,6 +22,8 @@ CHANGES = {
     "certificate-warned-7-days-before": ("< 21 * 86400", "< 7 * 86400"),
     "disk-alert-at-95-percent": ("> 0.90", "> 0.95"),
     "drill-stale-after-74-hours": ("50 * 3600", "74 * 3600"),
+    "drift-from-two-tasks": ("patn_drift_changed_tasks > 0", "patn_drift_changed_tasks > 1"),
+    "drift-check-stale-after-15-days": ("8 * 86400", "15 * 86400"),
 }
 
 

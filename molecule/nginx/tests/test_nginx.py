@@ -20,6 +20,46 @@ def test_https_verifies_against_the_internal_ca_and_reaches_the_application(host
     assert result.stdout == f"{service} via https"
 
 
+def served_certificate(host, name):
+    """The subject and names of the certificate a TLS handshake for name gets (verified)."""
+    return host.run(
+        "bash -c 'set -o pipefail; echo | openssl s_client -connect 127.0.0.1:443 -servername %s"
+        " -verify_return_error 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName'",
+        name,
+    )
+
+
+@pytest.mark.parametrize(("service", "other"), [("etat-civil", "dossiers"), ("dossiers", "etat-civil")])
+def test_each_virtual_host_serves_its_own_certificate(host, service, other):
+    # Two certificates from the pki role (pki__issued), one per virtual host.
+    result = served_certificate(host, f"{service}.lab.patn")
+    assert result.rc == 0, result.stderr
+    assert f"CN = {service}.lab.patn" in result.stdout
+    assert f"DNS:{service}.lab.patn" in result.stdout
+    assert other not in result.stdout
+
+
+def test_a_renewed_certificate_is_served_without_a_reload_from_the_pki_role(host):
+    # side_effect.yml: the pki role signed a new certificate for dossiers (no
+    # `reload` in pki__certificates); the nginx role saw its chain change.
+    before = host.file("/root/dossiers-serial-before").content_string.strip()
+    after = host.file("/root/dossiers-serial-after").content_string.strip()
+    on_disk = host.check_output("openssl x509 -noout -serial -in /etc/ssl/patn/dossiers.crt")
+    assert before.startswith("serial=")
+    assert after != before
+    assert after == on_disk
+
+
+def test_a_virtual_host_naming_a_certificate_pki_did_not_issue_is_refused(host):
+    outcome = " ".join(host.file("/root/nginx-refused-certificate").content_string.split())
+    assert outcome.startswith("Check that each virtual host's certificate was issued"), outcome
+    assert (
+        "nginx-debian12: the virtual host archives of nginx__sites names the certificate archives,"
+        " which the pki role did not issue on this host (issued: etat-civil, dossiers)."
+    ) in outcome
+    assert not host.file("/etc/nginx/sites-available/archives.conf").exists
+
+
 def test_plain_http_redirects_to_https(host):
     result = curl(
         host, "http://etat-civil.lab.patn/records?id=7", "-o /dev/null -w '%{http_code} %{redirect_url}'"
