@@ -155,6 +155,7 @@ def test_site_playbook_runs_every_capability_in_order():
     order = [
         "validate.yml",
         "base.yml",
+        "log_collector.yml",
         "hub.yml",
         "routers.yml",
         "access_points.yml",
