@@ -162,6 +162,7 @@ def test_site_playbook_runs_every_capability_in_order():
         "backup_repository.yml",
         "eservices.yml",
         "monitoring.yml",
+        "audit-ship.yml",
     ]
     assert imported == order
 
