@@ -155,12 +155,14 @@ def test_site_playbook_runs_every_capability_in_order():
     order = [
         "validate.yml",
         "base.yml",
+        "log_collector.yml",
         "hub.yml",
         "routers.yml",
         "access_points.yml",
         "backup_repository.yml",
         "eservices.yml",
         "monitoring.yml",
+        "audit-ship.yml",
     ]
     assert imported == order
 

@@ -549,8 +549,51 @@ def test_a_site_router_forwards_its_devices_time_and_logs_to_the_data_centre(tmp
     # services segment on this site), never from staff or guests.
     assert central == [
         'iifname "enp2s0.10" ip daddr @central_services udp dport 123 accept',
-        'iifname "enp2s0.10" ip daddr @central_services tcp dport 514 accept',
+        'iifname "enp2s0.10" ip daddr @central_services tcp dport 6514 accept',
     ]
+
+
+# Production: time on the hub, logs on the monitoring host behind it (a
+# service with addresses of its own).
+SPLIT_SERVICES = {
+    "router__central_service_addresses": ["10.32.0.1"],
+    "router__central_services": [
+        {"name": "time", "protocol": "udp", "port": 123},
+        {"name": "logs", "protocol": "tcp", "port": 6514, "addresses": ["10.32.0.20"]},
+    ],
+}
+
+
+def test_a_site_router_forwards_the_logs_to_their_own_address(tmp_path):
+    out = render(tmp_path, {"router__tunnel_enabled": True, **SPLIT_SERVICES})
+    rules = (out / "nftables.conf").read_text()
+    forward = rule_lines(chain(rules, "forward"))
+    assert 'iifname "enp2s0.10" ip daddr @central_services udp dport 123 accept' in forward
+    assert 'iifname "enp2s0.10" ip daddr { 10.32.0.20 } tcp dport 6514 accept' in forward
+    # The common set holds the hub only: time is never forwarded to the collector.
+    assert "elements = { 10.32.0.1 }" in rules.split("    set central_services {\n", 1)[1].split("    }\n")[0]
+    assert not any("@central_services tcp dport 6514" in line for line in forward)
+
+
+def test_the_hub_serves_time_and_forwards_the_tunnels_logs_to_the_collector(tmp_path):
+    out = render(
+        tmp_path,
+        {
+            "router__tunnel_enabled": True,
+            "router__tunnel_mode": "hub",
+            **SPLIT_SERVICES,
+            "router__central_service_addresses": ["10.64.84.1"],
+        },
+    )
+    rules = (out / "nftables.conf").read_text()
+    entry = rule_lines(input_chain(rules))
+    assert any(line.endswith("ip daddr @central_services udp dport 123 accept") for line in entry)
+    # The logs are not the hub's: not in its input...
+    assert not any("6514" in line for line in entry)
+    # ...but forwarded from the tunnel to the collector.
+    forward = rule_lines(chain(rules, "forward"))
+    assert 'iifname "wg0" ip daddr { 10.32.0.20 } tcp dport 6514 accept' in forward
+    assert not any(line.startswith('iifname "wg0"') and "dport 123" in line for line in forward)
 
 
 def test_no_central_service_address_no_rule(rendered):

@@ -422,6 +422,65 @@ def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, 
     assert (tmp_path / "justice.html").read_text().count("<svg") >= 1
 
 
+# Run on the monitoring host: wait (bounded) until the marker is in the
+# store's file, then say whether it was found.
+STORE_WAIT = """
+deadline=$(( $(date +%%s) + %(seconds)d ))
+until sudo -n grep -qF -- %(marker)s %(path)s 2>/dev/null; do
+    if [ "$(date +%%s)" -ge "$deadline" ]; then echo missing; exit 0; fi
+    sleep 2
+done
+echo found
+"""
+
+
+def test_a_line_written_on_a_site_router_reaches_the_data_centre_s_store(ssh_base):
+    # Each site router's syslog goes over TLS, through its tunnel and the hub,
+    # to the collector on the monitoring host, which files it under the
+    # router's ministry and site (roles/base, roles/log_collector).
+    inventory = lab_inventory()
+    ports = lab_hosts()
+    routers = sorted(host for host, values in inventory.items() if values["patn_device_role"] == "router")
+    assert routers, "the lab has no site router"
+    missing = []
+    for router in routers:
+        values = inventory[router]
+        path = f"/var/log/patn/{values['patn_ministry']}/{values['patn_site']['code']}/{router}.log"
+        marker = f"patn-lab-log-{router}-{time.time_ns()}"
+        written = run(
+            [*ssh_base, "-p", str(ports[router]), "lab-admin@127.0.0.1", f"logger -t patn-lab {marker}"]
+        )
+        assert written.returncode == 0, f"{router}: logger failed: {written.stderr}"
+        found = run(
+            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "sh -s"],
+            input=STORE_WAIT % {"seconds": 60, "marker": marker, "path": path},
+            timeout=120,
+        )
+        assert found.returncode == 0, found.stderr
+        if found.stdout.strip() != "found":
+            missing.append(f"{router}: its line {marker} is not in ptn-dc-mon1:{path} after 60 s")
+    assert not missing, "; ".join(missing)
+
+
+def test_the_audit_trail_of_the_site_run_reaches_the_data_centre_s_store(ssh_base):
+    # The last play of site.yml ships the run's audit lines to the collector
+    # (playbooks/audit-ship.yml): the lab's real run of site.yml is there.
+    listing = run(
+        [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1",
+         "sudo -n sh -c 'head -qn1 /var/log/patn/audit/*.jsonl'"],
+    )  # fmt: skip
+    assert listing.returncode == 0, f"ptn-dc-mon1: no audit file in /var/log/patn/audit: {listing.stderr}"
+    starts = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
+    runs = [
+        start
+        for start in starts
+        if start["event"] == "run_start"
+        and start["playbook"] == "playbooks/site.yml"
+        and not start["check_mode"]
+    ]
+    assert runs, f"ptn-dc-mon1:/var/log/patn/audit holds no real run of site.yml: {starts}"
+
+
 def test_a_router_edited_by_hand_raises_configuration_drift_in_the_data_centre(ssh_base, ansible_env):
     # Someone edits the login banner of Justice's router by hand: make drift
     # (check mode only) on that router reports it and publishes its figures

@@ -42,6 +42,10 @@ description:
     URL (C(https://user:pass@host)), private keys in PEM form, and the whole content of files
     named C(*.key) or C(*.pem), or whose name holds a secret word."
   - A result hidden with C(no_log) is recorded with C(diff) set to C((no_log)) and nothing else of it.
+  - "When the run starts, the callback sets C(PATN_AUDIT_RUN_ID) (its run_id), C(PATN_AUDIT_RUN_DIR)
+    (the log folder) and C(PATN_AUDIT_RUN_DAY) (the UTC day of its first line) in the controller's
+    environment, so that the run's plays can read its own lines (C(playbooks/tasks/audit-ship.yml)
+    ships them to the data centre's log collector at the end of C(playbooks/site.yml))."
   - Lines are appended under an exclusive lock (C(fcntl.flock)), so runs in parallel never
     interleave. The log never breaks a playbook; when it cannot be written, one warning says so.
   - "The drift report: when a play of a check-mode run has the variable C(patn_drift_report), a
@@ -259,6 +263,12 @@ def operator() -> str | None:
         return None
 
 
+# What the run's plays see of it (os.environ of the controller, which the workers inherit).
+RUN_ID_ENV = "PATN_AUDIT_RUN_ID"
+RUN_DIR_ENV = "PATN_AUDIT_RUN_DIR"
+RUN_DAY_ENV = "PATN_AUDIT_RUN_DAY"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -349,6 +359,11 @@ class CallbackModule(SafeCallback):
         state, self._top = repository_state(playbook._file_name)
         self._run.update(state)
         self._write("run_start", limit=context.CLIARGS.get("subset"))
+        # The run's plays may read its own records (playbooks/tasks/audit-ship.yml ships them to
+        # the data centre's log collector): its id, its folder and the day it started.
+        os.environ[RUN_ID_ENV] = self._run["run_id"]
+        os.environ[RUN_DIR_ENV] = str(Path(self.get_option("log_dir")).expanduser())
+        os.environ[RUN_DAY_ENV] = f"{now():%Y-%m-%d}"
 
     def v2_playbook_on_play_start(self, play):
         self._variables = play.get_variable_manager()

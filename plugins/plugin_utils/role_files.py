@@ -101,10 +101,10 @@ class RenderedFile:
 
 @dataclass
 class FileChange:
-    """A file task that links or removes a file, or a copy from a role's files/."""
+    """A file task that links or removes a file or makes a folder, or a copy from a role's files/."""
 
     host: str
-    kind: str  # link | absent | install
+    kind: str  # link | absent | directory | install
     path: str
     source: str = ""  # link target, or the role file installed
     mode: str | None = None
@@ -595,6 +595,9 @@ class RoleFiles:
             changes.append(FileChange(step.visit.host.name, "link", path, str(templar.template(args["src"]))))
         elif state == "absent":
             changes.append(FileChange(step.visit.host.name, "absent", path))
+        elif state == "directory":
+            # A folder a checked file names (rsyslog's work directory).
+            changes.append(FileChange(step.visit.host.name, "directory", path))
 
     @staticmethod
     def _confirmed_apply(step: _Step) -> None:
