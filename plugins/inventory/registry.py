@@ -78,6 +78,8 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: .cache/inventory
 """
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 
 from ansible.errors import AnsibleParserError
@@ -85,6 +87,25 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 from ansible_collections.patn.infra.plugins.module_utils import registry as site_registry
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector while the inventory is built.
+
+    A large registry allocates millions of small objects (Ansible copies and
+    tags every value it is given), none of them cyclic garbage; the collector
+    would walk the whole growing heap again and again: at 50,000 hosts that
+    was about a third of the load time. Reference counting still frees
+    everything as usual, and the collector's previous state comes back.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -97,6 +118,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return super().verify_file(path) and path.endswith(("registry.yml", "registry.yaml"))
 
     def parse(self, inventory, loader, path, cache=True):
+        with _cyclic_gc_paused():
+            self._parse(inventory, loader, path, cache)
+
+    def _parse(self, inventory, loader, path, cache):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         registry_dir = Path(self.get_option("registry_dir"))
