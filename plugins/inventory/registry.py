@@ -65,7 +65,9 @@ EXAMPLES = r"""
 # inventories/production/registry.yml
 plugin: patn.infra.registry
 registry_dir: registry
-# Reach devices on their management address.
+# Reach devices on their management address. ansible-core compiles a compose
+# expression again for every host (about 1 ms each); production sets
+# ansible_host in group_vars/all instead, templated only when a host is reached.
 compose:
   ansible_host: patn_management_address
 # Extra groups from any variable, with Ansible's constructed options.
@@ -78,6 +80,8 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: .cache/inventory
 """
 
+import gc
+from contextlib import contextmanager
 from pathlib import Path
 
 from ansible.errors import AnsibleParserError
@@ -85,6 +89,29 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 from ansible_collections.patn.infra.plugins.module_utils import registry as site_registry
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector while the inventory is built.
+
+    A large registry allocates millions of small objects (Ansible copies and
+    tags every value it is given), none of them cyclic garbage; the collector
+    would walk the whole growing heap again and again: at 50,000 hosts that
+    was about a third of the load time. Reference counting still frees
+    everything as usual. Afterwards what exists is frozen (gc.freeze): the
+    inventory lives as long as the run, and the collector, enabled again,
+    then never walks its objects (a full pass over them cost 1.6 s of CPU
+    each time, once on re-enabling and again during the run).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -97,6 +124,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return super().verify_file(path) and path.endswith(("registry.yml", "registry.yaml"))
 
     def parse(self, inventory, loader, path, cache=True):
+        with _cyclic_gc_paused():
+            self._parse(inventory, loader, path, cache)
+
+    def _parse(self, inventory, loader, path, cache):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         registry_dir = Path(self.get_option("registry_dir"))
