@@ -56,10 +56,10 @@ molecule: images ## Every Molecule scenario, three at a time (MOLECULE_JOBS=1: o
 # Every Ansible run of the suite logs to one file, read at the end for
 # deprecation warnings (scripts/check-deprecations).
 TEST_LOG := $(CURDIR)/.cache/test-logs/ansible.log
-# The lab check and Molecule start at minute 0 in the background; lint,
-# unit, setup-check and validate run beside them (OFFLINE_JOBS at a time,
-# each one's output printed in one piece when it ends): see
-# scripts/test-suite. Molecule runs beside the lab only above the inotify
+# The lab check, the longest part, starts first in the background; lint,
+# unit, setup-check and validate run beside it (OFFLINE_JOBS at a time, each
+# one's output printed in one piece when it ends), then Molecule, all at a
+# lower priority than the lab: see scripts/test-suite. Molecule runs beside the lab only above the inotify
 # limit of scripts/limits (scripts/setup raises it as root).
 OFFLINE_JOBS ?= 2
 test: export ANSIBLE_LOG_PATH := $(TEST_LOG)
