@@ -55,31 +55,14 @@ def pytest_generate_tests(metafunc):
 # The parts of the lab a check can break for a while. A check that breaks
 # one (or must see it untouched) holds its lock "exclusive"; a check that
 # needs it working holds it "shared": @pytest.mark.lab_state(tunnels="shared").
+# Checks that must also keep their order (a backup before its restore) share
+# an xdist_group, which runs them one after the other on one worker.
 LAB_PARTS = {
     "configuration": "what site.yml manages: its second run must see nobody change it",
     "eservice": "the e-service on ptn-dc-srv1, destroyed and restored by the restore check",
     "tunnels": "the sites' tunnels to the data centre, one cut by the WAN check",
 }
 LOCKS = LAB_DIR / "locks"
-
-# scripts/lab runs the checks three at a time with pytest-xdist's
-# "--dist loadfile": each file's checks on one worker, in their order (a
-# backup before its restore). Workers take the files in this order, two each
-# from the start: the second run of site.yml first, then Lynis on the same
-# worker; the clients, then Justice's site; the backups, then the rest.
-# (pytest-xdist's xdist_group marks are ignored under pytest 9.)
-CHECK_FILES = [
-    "test_site_run.py",
-    "test_clients.py",
-    "test_backup.py",
-    "test_lynis.py",
-    "test_justice_site.py",
-    "test_lab.py",
-]
-
-
-def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: CHECK_FILES.index(item.path.name))
 
 
 def pytest_configure(config):

@@ -6,10 +6,12 @@ end-to-end checks are in test_clients.py.
 """
 
 import json
+import re
 import subprocess
+import time
 
 import pytest
-from conftest import TOP, lab_hosts, lab_inventory
+from conftest import INVENTORY, TOP, lab_hosts, lab_inventory
 
 
 def run(command, timeout=120, **kwargs):
@@ -47,11 +49,178 @@ def test_time_is_served_by_chrony_in_brazzaville_time(lab_host, ssh_base):
     assert "Reference ID" in result.stdout
 
 
+@pytest.mark.xdist_group("site run, then lynis")
+@pytest.mark.lab_state(configuration="exclusive")
+def test_second_run_of_site_changes_nothing(ansible_env):
+    result = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/site.yml"],
+        cwd=TOP,
+        env=ansible_env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", result.stdout, re.MULTILINE))
+    assert recap, "no PLAY RECAP in the output of the second run"
+    changed = {host: count for host, count in recap.items() if count != "0"}
+    assert not changed, f"a second run changed something: {changed}"
+
+
 def on(ssh_base, host):
     """The command line that runs a shell command on a lab host as its administrator."""
     return [*ssh_base, "-p", str(lab_hosts()[host]), "lab-admin@127.0.0.1"]
 
 
+def snapshot_ids(ssh_base, server):
+    """The server's snapshots, as its own credential lists them."""
+    listed = run([*on(ssh_base, server), "sudo -n patn-restic snapshots --json"], timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    return [snapshot["id"] for snapshot in json.loads(listed.stdout)]
+
+
+@pytest.mark.xdist_group("backup")
+def test_backup_runs_and_monitoring_sees_it(ssh_base):
+    # Run the nightly backup now on the e-service server, into the data
+    # centre's backup repository (ptn-dc-bak1, restic's REST protocol over
+    # TLS), then scrape that server's node exporter from the data centre's
+    # monitoring host, in the management segment (the server's host firewall
+    # lets only that in), on the server's management address planned in the
+    # registry.
+    ports = lab_hosts()
+    address = lab_inventory()["ptn-dc-srv1"]["patn_management_address"]
+    server = run([*on(ssh_base, "ptn-dc-srv1"), "sudo -n systemctl start patn-backup.service"], timeout=300)
+    assert server.returncode == 0, server.stderr
+    assert snapshot_ids(ssh_base, "ptn-dc-srv1"), "no snapshot of ptn-dc-srv1 in the data centre's repository"
+    stored = run([*on(ssh_base, "ptn-dc-bak1"), "sudo -n ls /srv/restic/ptn-dc-srv1/snapshots"])
+    assert stored.returncode == 0, stored.stderr
+    assert stored.stdout.split(), "ptn-dc-bak1: no snapshot in /srv/restic/ptn-dc-srv1"
+    script = (
+        "import http.client; "
+        f"c = http.client.HTTPConnection('{address}', 9100, timeout=10); "
+        "c.request('GET', '/metrics'); print(c.getresponse().read().decode())"
+    )
+    scrape = run(
+        [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"']
+    )
+    assert scrape.returncode == 0, scrape.stderr
+    assert "patn_backup_last_run_success 1" in scrape.stdout
+    assert 'node_systemd_unit_state{name="eservice-dossiers-patients.service",state="active"' in scrape.stdout
+
+
+# On the e-service server, as root: the request restic's forget makes,
+# DELETE of a snapshot, with the server's own credential from its
+# repository's URL (restic itself would retry it for a minute:
+# molecule/backup_repository runs restic forget). Prints the HTTP status.
+DELETE_SNAPSHOT = """
+import base64, urllib.error, urllib.parse, urllib.request
+lines = open('/etc/restic/patn-backup.env').read().splitlines()
+env = dict(line.split('=', 1) for line in lines if '=' in line and not line.startswith('#'))
+url = urllib.parse.urlsplit(env['RESTIC_REPOSITORY'].removeprefix('rest:'))
+plain = url._replace(netloc=url.hostname + ':' + str(url.port))
+request = urllib.request.Request(plain.geturl() + 'snapshots/%s', method='DELETE')
+login = urllib.parse.unquote(url.username) + ':' + urllib.parse.unquote(url.password)
+request.add_header('Authorization', 'Basic ' + base64.b64encode(login.encode()).decode())
+try:
+    print(urllib.request.urlopen(request, timeout=30).status)
+except urllib.error.HTTPError as error:
+    print(error.code)
+"""
+
+
+@pytest.mark.xdist_group("backup")
+def test_the_server_s_own_credential_cannot_erase_its_backups(ssh_base):
+    # Whoever takes over the server holds its credential: the repository
+    # serves it append-only, so deleting a snapshot is refused (403) and the
+    # snapshots stay as they were.
+    before = snapshot_ids(ssh_base, "ptn-dc-srv1")
+    assert before, "no snapshot to delete: the backup check failed"
+    delete = run([*on(ssh_base, "ptn-dc-srv1"), "sudo -n python3 -"], input=DELETE_SNAPSHOT % before[0])
+    assert delete.returncode == 0, delete.stderr
+    assert delete.stdout.strip() == "403", f"ptn-dc-srv1 deleting snapshot {before[0]}: HTTP {delete.stdout}"
+    assert snapshot_ids(ssh_base, "ptn-dc-srv1") == before
+
+
+@pytest.mark.xdist_group("backup")
+def test_the_repository_host_s_restore_drill_passes(ssh_base):
+    # The drill (normally nightly) restores the server's latest snapshot on
+    # the repository host, checks its dumps and files, and publishes it.
+    drill = run(
+        [*on(ssh_base, "ptn-dc-bak1"), "sudo -n systemctl start patn-backup-drill.service"], timeout=600
+    )
+    report = run([*on(ssh_base, "ptn-dc-bak1"), "sudo -n cat /var/lib/patn-backup-repository/last-drill.txt"])
+    assert drill.returncode == 0, f"ptn-dc-bak1: patn-backup-drill failed: {report.stdout}"
+    assert "ptn-dc-srv1" in report.stdout, report.stdout
+    metrics = run(
+        [
+            *on(ssh_base, "ptn-dc-bak1"),
+            "cat /var/lib/prometheus/node-exporter/patn_backup_repository_drill.prom",
+        ]
+    )
+    assert 'patn_backup_drill_last_run_success{server="ptn-dc-srv1"} 1' in metrics.stdout, metrics.stdout
+
+
+# On the e-service server: a query of its database, as PostgreSQL's owner.
+PSQL = 'sudo -n -u postgres psql -At -d dossiers_patients -c "%s"'
+# There: a checksum of every record of its database and of every file of
+# its e-services.
+CHECKSUMS = (
+    PSQL % "select count(*) || ' ' || md5(string_agg(id || ':' || body, ',' order by id)) from records"
+    + " && sudo -n find /opt/eservices -type f -exec sha256sum {} + | sort -k 2 | sha256sum"
+)
+# There: its application answers its health check within 30 s.
+HEALTH = (
+    'python3 -c "import time, urllib.request\n'
+    "for _ in range(30):\n"
+    "    try:\n"
+    "        answer = urllib.request.urlopen('http://127.0.0.1:8001/health', timeout=5)\n"
+    "        raise SystemExit(answer.status != 200)\n"
+    "    except OSError:\n"
+    "        time.sleep(1)\n"
+    'raise SystemExit(1)"'
+)
+DESTROY = (
+    "sudo -n systemctl stop eservice-dossiers-patients && sudo -n -u postgres dropdb dossiers_patients"
+    " && sudo -n rm -rf /opt/eservices/dossiers-patients"
+)
+
+
+@pytest.mark.xdist_group("backup")
+@pytest.mark.lab_state(configuration="shared", eservice="exclusive")
+def test_the_server_is_restored_from_the_data_centre(ssh_base, ansible_env, record_property):
+    # A record written, a backup into the data centre's repository; then the
+    # server's database and files are destroyed, and playbooks/restore.yml
+    # brings them back from the repository: the same records, the same
+    # files, the e-service answering again.
+    server = on(ssh_base, "ptn-dc-srv1")
+    marker = f"restore-check-{time.time_ns()}"
+    insert = PSQL % f"insert into records (body) values ('{marker}')"
+    written = run([*server, f"{insert} && sudo -n systemctl start patn-backup.service"], timeout=300)
+    assert written.returncode == 0, written.stderr
+    before = run([*server, CHECKSUMS])
+    assert before.returncode == 0, before.stderr
+    destroyed = run([*server, DESTROY])
+    assert destroyed.returncode == 0, destroyed.stderr
+    started = time.monotonic()
+    restore = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/restore.yml", "--limit", "ptn-dc-srv1",
+         "-e", "backup__restore_confirm=ptn-dc-srv1"],
+        cwd=TOP, env=ansible_env, timeout=600,
+    )  # fmt: skip
+    assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-2000:]
+    record_property("result", f"{time.monotonic() - started:.0f} s")
+    after = run([*server, CHECKSUMS])
+    assert after.stdout == before.stdout, f"ptn-dc-srv1 restored differs: {before.stdout!r}, {after.stdout!r}"
+    found = run([*server, PSQL % f"select count(*) from records where body = '{marker}'"])
+    assert found.stdout.strip() == "1", found.stdout + found.stderr
+    health = run([*server, HEALTH], timeout=60)
+    assert health.returncode == 0, (
+        f"ptn-dc-srv1: the e-service does not answer after the restore: {health.stderr}"
+    )
+
+
+# Asked on the monitoring host: until every target is up and every probe
+# passes (the lab scrapes every 10 s; the restore check before this one has
+# just restarted the e-service), or 150 s have passed; then its view of
+# each job.
 PROMETHEUS_VIEW = """
 import json, time, urllib.request
 base = 'http://%s:9090/api/v1/'
@@ -139,6 +308,41 @@ print(json.dumps(found))
 """
 
 
+@pytest.mark.xdist_group("backup")
+def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
+    # The server's backup metric says its last success was two days ago (as
+    # if the nightly backup had stopped): Prometheus scrapes it, its rule
+    # fires, Alertmanager holds the alert with the server's ministry and
+    # site. The real metric is put back afterwards.
+    ports = lab_hosts()
+    metric = "/var/lib/prometheus/node-exporter/patn_backup.prom"
+    server = [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1"]
+    stale = (
+        f"sudo -n cp {metric} /root/patn_backup.prom.saved && "
+        f"printf 'patn_backup_last_success_timestamp_seconds %d\\n' $(( $(date +%s) - 2 * 86400 ))"
+        f" | sudo -n tee {metric}.tmp >/dev/null"
+        f" && sudo -n chmod 0644 {metric}.tmp && sudo -n mv {metric}.tmp {metric}"
+    )
+    assert run([*server, stale]).returncode == 0
+    try:
+        waited = run(
+            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"],
+            input=ALERT_WAIT
+            % {"deadline": 120, "name": "BackupStale", "label": "instance", "value": "ptn-dc-srv1"},
+            timeout=180,
+        )
+    finally:
+        run([*server, f"sudo -n mv /root/patn_backup.prom.saved {metric}"])
+    assert waited.returncode == 0, waited.stderr
+    alerts = json.loads(waited.stdout)
+    assert len(alerts) == 1, "no BackupStale alert in Alertmanager within 2 minutes"
+    labels = alerts[0]["labels"]
+    assert (labels["ministry"], labels["site"], labels["severity"]) == ("ptn", "dc", "critical")
+
+
+# Asked on the monitoring host: wait until Prometheus no longer has the
+# alert NAME for INSTANCE (its expression is false again), then print
+# Alertmanager's view of it: resolved alerts end (endsAt in the past).
 ALERT_GONE = """
 import json, time, urllib.request
 deadline = time.time() + %(deadline)d
@@ -154,6 +358,90 @@ print(json.dumps(firing()))
 # The site's WAN cut inside its router: nothing in or out of its WAN port
 # (the tunnel's packets with the rest), in a table of its own, apart from
 # the router's own ruleset.
+WAN_CUT = (
+    "nft add table inet patn_lab_wan_cut"
+    " && nft add chain inet patn_lab_wan_cut in '{ type filter hook input priority -300; }'"
+    " && nft add chain inet patn_lab_wan_cut out '{ type filter hook output priority -300; }'"
+    " && nft add rule inet patn_lab_wan_cut in iifname wan drop"
+    " && nft add rule inet patn_lab_wan_cut out oifname wan drop"
+)
+
+
+@pytest.mark.xdist_group("justice site")
+@pytest.mark.lab_state(configuration="shared", tunnels="exclusive")
+def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ssh_base):
+    # Justice's site loses its WAN: within its rule's 3 minutes and a few
+    # probes, Alertmanager holds SiteUnreachable for its router, with its
+    # ministry and site (the alert the operators receive). With the WAN back,
+    # the tunnel comes back by itself and the alert is resolved.
+    router, site = "justice-tgi-bzv-rtr1", ("justice", "tgi-bzv")
+    monitoring = [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"]
+    container = f"patn-lab-{router}"
+    cut = run(["podman", "exec", container, "sh", "-c", WAN_CUT])
+    assert cut.returncode == 0, cut.stderr
+    try:
+        fired = run(
+            monitoring,
+            input=ALERT_WAIT
+            % {"deadline": 300, "name": "SiteUnreachable", "label": "instance", "value": router},
+            timeout=360,
+        )
+    finally:
+        run(["podman", "exec", container, "nft", "delete", "table", "inet", "patn_lab_wan_cut"])
+    assert fired.returncode == 0, fired.stderr
+    alerts = json.loads(fired.stdout)
+    assert len(alerts) == 1, "no SiteUnreachable alert in Alertmanager within 5 minutes of the cut"
+    assert (alerts[0]["labels"]["ministry"], alerts[0]["labels"]["site"]) == site
+    address = lab_inventory()["ptn-dc-mon1"]["patn_management_address"]
+    gone = run(
+        monitoring,
+        input=ALERT_GONE
+        % {"deadline": 180, "prometheus": address, "name": "SiteUnreachable", "instance": router},
+        timeout=240,
+    )
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
+
+
+@pytest.mark.xdist_group("justice site")
+@pytest.mark.lab_state(tunnels="shared")
+def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, tmp_path):
+    # playbooks/link-test.yml between the hub and Justice's router (bounded:
+    # 3 s each way), kept by the router's node exporter; then make
+    # link-report over the last half hour, from the data centre's Prometheus.
+    router = "justice-tgi-bzv-rtr1"
+    sample = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/link-test.yml", "--limit", router,
+         "-e", "link_test_seconds=3"],
+        cwd=TOP, env=ansible_env, timeout=600,
+    )  # fmt: skip
+    assert sample.returncode == 0, sample.stdout[-3000:] + sample.stderr[-2000:]
+    # Prometheus scrapes the router every 10 s (the lab's interval).
+    for _ in range(12):
+        report = run(
+            ["python3", "scripts/link-report", "--env", "lab", "--period", "30m", "--out", str(tmp_path)],
+            cwd=TOP, env=ansible_env, timeout=180,
+        )  # fmt: skip
+        assert report.returncode == 0, report.stderr
+        page = (tmp_path / "justice.md").read_text()
+        row = next(line for line in page.splitlines() if line.startswith("| tgi-bzv "))
+        if "Mbit/s" in row:
+            break
+        time.sleep(5)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    availability, samples, throughput = cells[4], cells[8], cells[9]
+    assert availability.endswith(" %"), row
+    # The WAN cut of the previous check is in the period; how much of the
+    # period Prometheus has seen depends on how long the lab has run.
+    assert 0 < float(availability[:-2]) < 100, row
+    assert samples != "no data", row
+    assert throughput.startswith("download "), row
+    assert ", upload " in throughput, row
+    assert (tmp_path / "justice.html").read_text().count("<svg") >= 1
+
+
+# Run on the monitoring host: wait (bounded) until the marker is in the
+# store's file, then say whether it was found.
 STORE_WAIT = """
 deadline=$(( $(date +%%s) + %(seconds)d ))
 until sudo -n grep -qF -- %(marker)s %(path)s 2>/dev/null; do
@@ -162,6 +450,36 @@ until sudo -n grep -qF -- %(marker)s %(path)s 2>/dev/null; do
 done
 echo found
 """
+
+
+@pytest.mark.xdist_group("justice site")
+@pytest.mark.lab_state(tunnels="shared")
+def test_a_line_written_on_a_site_router_reaches_the_data_centre_s_store(ssh_base):
+    # Each site router's syslog goes over TLS, through its tunnel and the hub,
+    # to the collector on the monitoring host, which files it under the
+    # router's ministry and site (roles/base, roles/log_collector).
+    inventory = lab_inventory()
+    ports = lab_hosts()
+    routers = sorted(host for host, values in inventory.items() if values["patn_device_role"] == "router")
+    assert routers, "the lab has no site router"
+    missing = []
+    for router in routers:
+        values = inventory[router]
+        path = f"/var/log/patn/{values['patn_ministry']}/{values['patn_site']['code']}/{router}.log"
+        marker = f"patn-lab-log-{router}-{time.time_ns()}"
+        written = run(
+            [*ssh_base, "-p", str(ports[router]), "lab-admin@127.0.0.1", f"logger -t patn-lab {marker}"]
+        )
+        assert written.returncode == 0, f"{router}: logger failed: {written.stderr}"
+        found = run(
+            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "sh -s"],
+            input=STORE_WAIT % {"seconds": 60, "marker": marker, "path": path},
+            timeout=120,
+        )
+        assert found.returncode == 0, found.stderr
+        if found.stdout.strip() != "found":
+            missing.append(f"{router}: its line {marker} is not in ptn-dc-mon1:{path} after 60 s")
+    assert not missing, "; ".join(missing)
 
 
 def test_the_audit_trail_of_the_site_run_reaches_the_data_centre_s_store(ssh_base):
@@ -181,3 +499,30 @@ def test_the_audit_trail_of_the_site_run_reaches_the_data_centre_s_store(ssh_bas
         and not start["check_mode"]
     ]
     assert runs, f"ptn-dc-mon1:/var/log/patn/audit holds no real run of site.yml: {starts}"
+
+
+@pytest.mark.xdist_group("justice site")
+@pytest.mark.lab_state(configuration="shared")
+def test_a_router_edited_by_hand_raises_configuration_drift_in_the_data_centre(ssh_base, ansible_env):
+    # Someone edits the login banner of Justice's router by hand: make drift
+    # (check mode only) on that router reports it and publishes its figures
+    # to the monitoring host, and Alertmanager holds ConfigurationDrift for
+    # the router, routed to its ministry. The banner is put back afterwards.
+    router = "justice-tgi-bzv-rtr1"
+    edit = "sudo -n cp -p /etc/issue.net /root/issue.net.saved && echo edited | sudo -n tee -a /etc/issue.net"
+    assert run([*on(ssh_base, router), edit]).returncode == 0
+    try:
+        drift = run(["make", "drift", "ENV=lab", f"LIMIT={router}"], cwd=TOP, env=ansible_env, timeout=900)
+        assert drift.returncode == 0, drift.stdout[-3000:] + drift.stderr[-2000:]
+        waited = run(
+            [*on(ssh_base, "ptn-dc-mon1"), "python3 -"],
+            input=ALERT_WAIT
+            % {"deadline": 90, "name": "ConfigurationDrift", "label": "host", "value": router},
+            timeout=150,
+        )
+    finally:
+        run([*on(ssh_base, router), "sudo -n mv /root/issue.net.saved /etc/issue.net"])
+    assert waited.returncode == 0, waited.stderr
+    alerts = json.loads(waited.stdout)
+    assert len(alerts) == 1, "no ConfigurationDrift alert in Alertmanager within 90 s of make drift"
+    assert (alerts[0]["labels"]["ministry"], alerts[0]["labels"]["site"]) == ("justice", "tgi-bzv")

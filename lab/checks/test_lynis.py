@@ -17,6 +17,10 @@ import pytest
 from conftest import TOP, lab_hosts, lab_parts_held
 from test_lab import run
 
+# After the second run of site.yml, on the same worker (scripts/lab runs the
+# checks side by side): both would use apt at once otherwise.
+pytestmark = pytest.mark.xdist_group("site run, then lynis")
+
 # Each host's last Lynis report (lynis-report.dat).
 REPORTS = TOP / ".cache" / "lynis"
 
@@ -43,9 +47,8 @@ def audits(ssh_base):
         return run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", AUDIT], timeout=900)
 
     hosts = lab_hosts()
-    # Installs packages: never during the second run of site.yml (which runs
-    # before it on the same worker: conftest.CHECK_FILES). Held here: this
-    # fixture runs before the function-scoped locks of conftest.
+    # Installs packages: never during the second run of site.yml. (Held
+    # here: this fixture runs before the function-scoped locks of conftest.)
     with lab_parts_held(configuration="shared"), ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         results = dict(zip(hosts, pool.map(audit, hosts.values()), strict=True))
     return results
