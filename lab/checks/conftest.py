@@ -1,12 +1,8 @@
-"""Shared fixtures of the lab checks: the lab inventory, read through Ansible,
-and the locks that let checks run side by side (scripts/lab runs them three
-at a time with pytest-xdist)."""
+"""Shared fixtures of the lab checks: the lab inventory, read through Ansible."""
 
-import fcntl
 import json
 import os
 import subprocess
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,48 +48,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("lab_host", sorted(hosts.items()), ids=sorted(hosts))
 
 
-# The parts of the lab a check can break for a while. A check that breaks
-# one (or must see it untouched) holds its lock "exclusive"; a check that
-# needs it working holds it "shared": @pytest.mark.lab_state(tunnels="shared").
-# Checks that must also keep their order (a backup before its restore) share
-# an xdist_group, which runs them one after the other on one worker.
-LAB_PARTS = {
-    "configuration": "what site.yml manages: its second run must see nobody change it",
-    "eservice": "the e-service on ptn-dc-srv1, destroyed and restored by the restore check",
-    "tunnels": "the sites' tunnels to the data centre, one cut by the WAN check",
-}
-LOCKS = LAB_DIR / "locks"
-
-
-def pytest_configure(config):
-    parts = ", ".join(LAB_PARTS)
-    config.addinivalue_line("markers", f"lab_state(**parts): parts ({parts}) a check breaks or needs")
-
-
-@contextmanager
-def lab_parts_held(**parts):
-    """Hold each named lab part's lock, "shared" or "exclusive" (LAB_PARTS)."""
-    modes = {"shared": fcntl.LOCK_SH, "exclusive": fcntl.LOCK_EX}
-    for part, mode in parts.items():
-        if part not in LAB_PARTS or mode not in modes:
-            raise ValueError(f"lab_state({part}={mode!r}): parts are {list(LAB_PARTS)}, modes {list(modes)}")
-    LOCKS.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as held:
-        # Always taken in the same order: two checks never wait for each other.
-        for part in sorted(parts):
-            lock = held.enter_context((LOCKS / f"{part}.lock").open("w"))
-            fcntl.flock(lock, modes[parts[part]])
-        yield
-
-
-@pytest.fixture(autouse=True)
-def lab_state_locks(request):
-    """The check's lab parts (its lab_state marker), held for its whole run."""
-    marker = request.node.get_closest_marker("lab_state")
-    with lab_parts_held(**(marker.kwargs if marker else {})):
-        yield
-
-
 @pytest.fixture(scope="session")
 def ansible_env():
     return dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
@@ -113,8 +67,7 @@ def pytest_terminal_summary(terminalreporter):
     if not RESULTS:
         return
     rows = []
-    # In the order of the files, whichever worker ran each check.
-    for report in sorted(RESULTS, key=lambda report: (*report.location[:2], report.nodeid)):
+    for report in RESULTS:
         check, _, host = report.nodeid.split("::", 1)[1].partition("[")
         outcome = "skipped" if report.skipped else ("passed" if report.passed else "FAILED")
         # A check may add what it measured (record_property("result", ...)).

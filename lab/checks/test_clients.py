@@ -15,10 +15,6 @@ import time
 import pytest
 from conftest import LAB_DIR, lab_inventory
 
-# One worker runs them in order (a lease before its use); each needs the
-# e-service and the tunnels up (conftest.LAB_PARTS).
-pytestmark = [pytest.mark.xdist_group("clients"), pytest.mark.lab_state(eservice="shared", tunnels="shared")]
-
 ESERVICE_NAME = "dossiers-patients.sante.lab.patn"
 ESERVICE_HOST = "ptn-dc-srv1"
 STAFF_CLIENTS = {"sante-bzv-hq-staff": "sante-bzv-hq-rtr1", "justice-tgi-bzv-staff": "justice-tgi-bzv-rtr1"}

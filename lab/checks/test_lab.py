@@ -10,7 +10,6 @@ import re
 import subprocess
 import time
 
-import pytest
 from conftest import INVENTORY, TOP, lab_hosts, lab_inventory
 
 
@@ -49,8 +48,6 @@ def test_time_is_served_by_chrony_in_brazzaville_time(lab_host, ssh_base):
     assert "Reference ID" in result.stdout
 
 
-@pytest.mark.xdist_group("site run, then lynis")
-@pytest.mark.lab_state(configuration="exclusive")
 def test_second_run_of_site_changes_nothing(ansible_env):
     result = run(
         ["ansible-playbook", "-i", str(INVENTORY), "playbooks/site.yml"],
@@ -77,7 +74,6 @@ def snapshot_ids(ssh_base, server):
     return [snapshot["id"] for snapshot in json.loads(listed.stdout)]
 
 
-@pytest.mark.xdist_group("backup")
 def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # Run the nightly backup now on the e-service server, into the data
     # centre's backup repository (ptn-dc-bak1, restic's REST protocol over
@@ -126,7 +122,6 @@ except urllib.error.HTTPError as error:
 """
 
 
-@pytest.mark.xdist_group("backup")
 def test_the_server_s_own_credential_cannot_erase_its_backups(ssh_base):
     # Whoever takes over the server holds its credential: the repository
     # serves it append-only, so deleting a snapshot is refused (403) and the
@@ -139,7 +134,6 @@ def test_the_server_s_own_credential_cannot_erase_its_backups(ssh_base):
     assert snapshot_ids(ssh_base, "ptn-dc-srv1") == before
 
 
-@pytest.mark.xdist_group("backup")
 def test_the_repository_host_s_restore_drill_passes(ssh_base):
     # The drill (normally nightly) restores the server's latest snapshot on
     # the repository host, checks its dumps and files, and publishes it.
@@ -183,8 +177,6 @@ DESTROY = (
 )
 
 
-@pytest.mark.xdist_group("backup")
-@pytest.mark.lab_state(configuration="shared", eservice="exclusive")
 def test_the_server_is_restored_from_the_data_centre(ssh_base, ansible_env, record_property):
     # A record written, a backup into the data centre's repository; then the
     # server's database and files are destroyed, and playbooks/restore.yml
@@ -245,7 +237,6 @@ print(json.dumps(view))
 """
 
 
-@pytest.mark.lab_state(eservice="shared", tunnels="shared")
 def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
     # Every host of the inventory scraped through the tunnel, every router
     # and the hub answering their ping, the e-service answering over HTTPS
@@ -308,7 +299,6 @@ print(json.dumps(found))
 """
 
 
-@pytest.mark.xdist_group("backup")
 def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
     # The server's backup metric says its last success was two days ago (as
     # if the nightly backup had stopped): Prometheus scrapes it, its rule
@@ -367,8 +357,6 @@ WAN_CUT = (
 )
 
 
-@pytest.mark.xdist_group("justice site")
-@pytest.mark.lab_state(configuration="shared", tunnels="exclusive")
 def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ssh_base):
     # Justice's site loses its WAN: within its rule's 3 minutes and a few
     # probes, Alertmanager holds SiteUnreachable for its router, with its
@@ -403,8 +391,6 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
 
 
-@pytest.mark.xdist_group("justice site")
-@pytest.mark.lab_state(tunnels="shared")
 def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, tmp_path):
     # playbooks/link-test.yml between the hub and Justice's router (bounded:
     # 3 s each way), kept by the router's node exporter; then make
@@ -452,8 +438,6 @@ echo found
 """
 
 
-@pytest.mark.xdist_group("justice site")
-@pytest.mark.lab_state(tunnels="shared")
 def test_a_line_written_on_a_site_router_reaches_the_data_centre_s_store(ssh_base):
     # Each site router's syslog goes over TLS, through its tunnel and the hub,
     # to the collector on the monitoring host, which files it under the
@@ -501,8 +485,6 @@ def test_the_audit_trail_of_the_site_run_reaches_the_data_centre_s_store(ssh_bas
     assert runs, f"ptn-dc-mon1:/var/log/patn/audit holds no real run of site.yml: {starts}"
 
 
-@pytest.mark.xdist_group("justice site")
-@pytest.mark.lab_state(configuration="shared")
 def test_a_router_edited_by_hand_raises_configuration_drift_in_the_data_centre(ssh_base, ansible_env):
     # Someone edits the login banner of Justice's router by hand: make drift
     # (check mode only) on that router reports it and publishes its figures

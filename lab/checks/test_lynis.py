@@ -14,12 +14,8 @@ device."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import TOP, lab_hosts, lab_parts_held
+from conftest import TOP, lab_hosts
 from test_lab import run
-
-# After the second run of site.yml, on the same worker (scripts/lab runs the
-# checks side by side): both would use apt at once otherwise.
-pytestmark = pytest.mark.xdist_group("site run, then lynis")
 
 # Each host's last Lynis report (lynis-report.dat).
 REPORTS = TOP / ".cache" / "lynis"
@@ -47,9 +43,7 @@ def audits(ssh_base):
         return run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", AUDIT], timeout=900)
 
     hosts = lab_hosts()
-    # Installs packages: never during the second run of site.yml. (Held
-    # here: this fixture runs before the function-scoped locks of conftest.)
-    with lab_parts_held(configuration="shared"), ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
         results = dict(zip(hosts, pool.map(audit, hosts.values()), strict=True))
     return results
 
