@@ -19,6 +19,7 @@ disagree about an address.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import unicodedata
@@ -57,6 +58,13 @@ ACCESS_POINT_ROLE = "access_point"
 # data-centre prefixes behind the tunnel). Names as roles/router reads them.
 TUNNEL_ZONE = "tunnel"
 OUTSIDE_DESTINATIONS = ("internet", "datacentre")
+# A site's uplinks: the fields each mode takes besides mode, provider and
+# notes (what roles/router needs to bring it up), and the modes a second
+# uplink may have (an LTE router on its own network: PPPoE is the primary's).
+UPLINK_FIELDS = {"dhcp": (), "static": ("address", "gateway"), "pppoe": ("username", "password")}
+SECONDARY_UPLINK_MODES = ("dhcp", "static")
+# Without uplinks in the registry, a site takes its address from the ISP box.
+DEFAULT_UPLINKS = {"primary": {"mode": "dhcp"}}
 
 
 @dataclass(frozen=True)
@@ -510,6 +518,20 @@ def _access_point_count(count: int) -> str:
     return f"this site has {count} access point{'s' if count > 1 else ''}"
 
 
+def _uplink_fields(mode: str) -> str:
+    fields = UPLINK_FIELDS[mode]
+    return (
+        f"a {mode} uplink has {' and '.join(fields)}"
+        if fields
+        else f"a {mode} uplink has none of address, gateway, username, password"
+    )
+
+
+def _uplink_vars(site: dict) -> dict[str, Any]:
+    """The site's uplinks as roles/router reads them (patn_uplinks): primary, and secondary when given."""
+    return {role: dict(uplink) for role, uplink in (site.get("uplinks") or DEFAULT_UPLINKS).items()}
+
+
 def _known(kind: str, name: str, known) -> str:
     return f"unknown {kind} '{name}' (known: {', '.join(known)})"
 
@@ -598,6 +620,8 @@ class _SiteChecker:
             return
         self.blocks[(slot, site["id"])] = f"{key}/{label}"
         self.problems += _secret_problems(path, label, site.get("vars", {}), "vars")
+        for role, uplink in site.get("uplinks", {}).items():
+            self.uplink(path, label, f"uplinks.{role}", role, uplink)
         self.capacity(path, label, site, segments)
         self.prefixes(path, label, site, segments, (slot, site["id"]))
         self.own_segments[(slot, site["id"])] = [
@@ -631,6 +655,50 @@ class _SiteChecker:
                         f"{_access_point_count(count)}"
                     )
                     self.report(path, message, label, f"{where}.neighbours")
+
+    def uplink(self, path: str, label: str, where: str, role: str, uplink: dict) -> None:
+        """The fields of its mode, all of them; a static address outside the plan; a vault password."""
+        mode = uplink["mode"]
+        if role == "secondary" and mode not in SECONDARY_UPLINK_MODES:
+            message = (
+                f"a second uplink is {' or '.join(SECONDARY_UPLINK_MODES)} (PPPoE is the primary's only)"
+            )
+            self.report(path, message, label, f"{where}.mode")
+            return
+        wanted = UPLINK_FIELDS[mode]
+        for name in (name for fields in UPLINK_FIELDS.values() for name in fields):
+            if name in uplink and name not in wanted:
+                message = f"a {mode} uplink takes no {name} ({_uplink_fields(mode)})"
+                self.report(path, message, label, f"{where}.{name}")
+            elif name in wanted and name not in uplink:
+                self.report(path, f"missing: {_uplink_fields(mode)}", label, f"{where}.{name}")
+        if mode == "pppoe" and "password" in uplink:
+            self.problems += _secret_problems(path, label, {"password": uplink["password"]}, where)
+        if mode == "static" and "address" in uplink and "gateway" in uplink:
+            self.static_uplink(path, label, where, uplink)
+
+    def static_uplink(self, path: str, label: str, where: str, uplink: dict) -> None:
+        """A host address of its network, outside the plan, and a gateway on that network."""
+        try:
+            interface = ipaddress.IPv4Interface(uplink["address"])
+            gateway = ipaddress.IPv4Address(uplink["gateway"])
+        except ValueError as error:
+            self.report(path, f"not an IPv4 address: {error}", label, where)
+            return
+        network = interface.network
+        # /31 and /32 have no network or broadcast address (RFC 3021).
+        if network.num_addresses > 2 and interface.ip in (network.network_address, network.broadcast_address):  # noqa: PLR2004
+            message = f"{interface} is not a host address of {network} (its network or broadcast address)"
+            self.report(path, message, label, f"{where}.address")
+        elif IPAddress(str(interface.ip)) in self.plan.supernet:
+            message = (
+                f"{interface.ip} is inside the address plan ({self.plan.supernet}): an uplink's address is"
+                " the provider's, outside the plan"
+            )
+            self.report(path, message, label, f"{where}.address")
+        if gateway not in network or gateway == interface.ip:
+            message = f"gateway {gateway} is not another address of the uplink's network {network}"
+            self.report(path, message, label, f"{where}.gateway")
 
     def access_point_mac(self, path: str, label: str, where: str, number: int, mac: str) -> None:
         """One access point per MAC address in the whole registry (one DHCP reservation each)."""
@@ -912,6 +980,7 @@ def build(registry: Registry, *, check: bool = True) -> Inventory:
                 "patn_segments": segment_vars,
                 "patn_segment_binding": site.get("binding", "vlan"),
                 "patn_access_points": _access_point_vars(national, key, site),
+                "patn_uplinks": _uplink_vars(site),
             }
             for role, count in _site_devices(national, site).items():
                 spec = roles[role]
@@ -970,6 +1039,7 @@ def allocations(registry: Registry) -> dict[str, dict[str, Any]]:
                 "group": group,
                 "block": str(plan.site_block(slots[key], site["id"]).cidr),
                 "tunnel_address": group_vars.get("patn_site", {}).get("tunnel_address"),
+                "uplinks": _uplink_vars(site),
                 "segments": group_vars.get("patn_segments", {}),
                 "devices": {name: built.hosts[name] for name in sorted(built.groups.get(group, []))},
             }

@@ -63,6 +63,27 @@ _ACCESS_POINT = _record(
     },
 )
 
+# A site's uplink to the Internet (the tunnel to the data centre runs over
+# it): dhcp (the ISP box), static (address with its prefix length, and the
+# gateway), or pppoe (the user name; the password only as a vault reference,
+# checked by registry.py, which also checks which fields each mode takes).
+_IPV4 = {"type": "string", "pattern": r"^\d{1,3}(\.\d{1,3}){3}$"}
+_UPLINK = _record(
+    ["mode"],
+    {
+        "mode": {"enum": ["dhcp", "static", "pppoe"]},
+        "address": _CIDR,
+        "gateway": _IPV4,
+        "username": {"type": "string", "pattern": r"^[A-Za-z0-9@._+-]{1,128}$"},
+        "password": _TEXT,
+        "provider": _TEXT,
+        "notes": _TEXT,
+    },
+)
+# The site's uplinks: the primary, and an optional second one (an LTE router
+# on its own network) that takes over when the primary fails.
+_UPLINKS = _record(["primary"], {"primary": _UPLINK, "secondary": _UPLINK})
+
 NATIONAL_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "national.yml: plan, segments, zone policy, device roles, site types, ministries, tunnel hub",
@@ -178,6 +199,7 @@ SITES_SCHEMA = {
                         "binding": {"enum": ["vlan", "port"]},
                         "vars": {"type": "object"},
                         "access_points": {"type": "array", "items": _ACCESS_POINT},
+                        "uplinks": _UPLINKS,
                         "notes": _TEXT,
                     },
                 ),
