@@ -75,7 +75,129 @@ def test_static_wan(rendered):
     assert "Name=enp1s0" in wan
     assert "Address=192.0.2.10/29" in wan
     assert "Gateway=192.0.2.9" in wan
+    # The primary's default route is preferred over a second uplink's.
+    assert "Metric=100" in wan
     assert "DHCP" not in wan
+    assert not (rendered / "wan2.network").exists()
+
+
+# A PPPoE primary uplink and an LTE router as the second (DHCP), as the
+# registry gives them (patn_uplinks), with the hub's endpoint the probe.
+UPLINKS = {
+    "patn_uplinks": {
+        "primary": {
+            "mode": "pppoe",
+            "username": "justice-tgi-pnr@fai.example",
+            "password": "pw-placeholder-1",
+        },
+        "secondary": {"mode": "dhcp"},
+    },
+    "router__wan_mode": "pppoe",
+    "router__wan_address": "",
+    "router__wan_gateway": "",
+    "router__tunnel_hub_endpoint": "203.0.113.10:51820",
+    "router__tunnel_enabled": True,
+}
+
+
+@pytest.fixture(scope="module")
+def rendered_uplinks(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("router-uplinks"), UPLINKS)
+
+
+def test_a_pppoe_uplink_brings_its_port_up_without_an_address(rendered_uplinks):
+    wan = (rendered_uplinks / "wan.network").read_text()
+    assert "Name=enp1s0" in wan
+    assert "LinkLocalAddressing=no" in wan
+    assert "Address=" not in wan
+    assert "DHCP" not in wan
+
+
+def test_the_pppoe_peer_file_names_its_user_and_passes_its_check(rendered_uplinks):
+    peer = rendered_uplinks / "ppp-peer"
+    text = peer.read_text()
+    assert "plugin rp-pppoe.so\nnic-enp1s0\n" in text
+    assert 'user "justice-tgi-pnr@fai.example"' in text
+    assert "ifname ppp0" in text
+    assert "defaultroute-metric 100" in text
+    assert "pw-placeholder-1" not in text
+    check = subprocess.run(
+        [str(TOP / "roles" / "router" / "files" / "patn-ppp-peer-check"), str(peer)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_the_pppoe_credential_is_in_the_secrets_file_only(rendered_uplinks):
+    secrets = (rendered_uplinks / "ppp-secrets").read_text()
+    assert '"justice-tgi-pnr@fai.example" * "pw-placeholder-1" *' in secrets
+    unit = (rendered_uplinks / "patn-pppoe.service").read_text()
+    assert "ExecStart=/usr/sbin/pppd call patn-wan nodetach" in unit
+
+
+def test_the_second_uplink_has_the_higher_metric(rendered_uplinks):
+    second = (rendered_uplinks / "wan2.network").read_text()
+    assert "Name=eth2" in second
+    assert "DHCP=ipv4" in second
+    assert "RouteMetric=200" in second
+
+
+def test_internet_and_nat_leave_by_both_uplinks(rendered_uplinks):
+    rules = (rendered_uplinks / "nftables.conf").read_text()
+    assert 'oifname { "ppp0", "eth2" } masquerade' in rules
+    assert 'iifname "enp2s0.40" oifname { "ppp0", "eth2" } ip daddr != @private_prefixes accept' in rules
+    ruleset = nft_ruleset.parse(rules)
+    guest_out = nft_ruleset.Packet("10.64.86.70", "8.8.8.8", "tcp", 443, iif="enp2s0.40", oif="eth2")
+    assert ruleset.evaluate("forward", guest_out).accepted
+    # The tunnel's own packets come in by either uplink (its input rule names no interface).
+    for uplink in ("ppp0", "eth2"):
+        tunnel_in = nft_ruleset.Packet("203.0.113.10", "198.51.100.2", "udp", 51820, iif=uplink)
+        assert ruleset.evaluate("input", tunnel_in).accepted, uplink
+
+
+def test_the_failover_probes_the_hub_through_the_primary(rendered_uplinks):
+    script = rendered_uplinks / "patn-wan-failover"
+    text = script.read_text()
+    for line in ("primary=ppp0", "secondary=eth2", "gateway=''", "probes=203.0.113.10", "metric=50"):
+        assert f"\n{line}\n" in text, line
+    assert 'ping -n -q -c 1 -W 2 -I "$primary"' in text
+    parsed = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert parsed.returncode == 0, parsed.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (
+            {"router__wan_mode": "static", "router__wan_gateway": ""},
+            "router__wan_address and router__wan_gateway",
+        ),
+        (
+            {**UPLINKS, "router__wan_pppoe_password": ""},
+            "router__wan_pppoe_username and router__wan_pppoe_password",
+        ),
+        ({**UPLINKS, "router__tunnel_hub_endpoint": ""}, "a second uplink needs router__wan_failover_probes"),
+        ({**UPLINKS, "router__wan2_interface": "enp1s0"}, "router__wan2_interface is also the primary"),
+        (
+            {**UPLINKS, "patn_uplinks": {"primary": {"mode": "dhcp"}, "secondary": {"mode": "static"}}},
+            "router__wan2_address and router__wan2_gateway",
+        ),
+    ],
+    ids=["static-without-gateway", "pppoe-without-password", "no-probe", "same-interface", "static-second"],
+)
+def test_the_role_stops_on_an_incomplete_uplink(tmp_path, given, said):
+    result = run_check(tmp_path, "Check the uplinks", given)
+    text = " ".join(result.stdout.split())
+    assert result.returncode != 0, text[-2000:]
+    assert said in text, text[-2000:]
+
+
+def test_the_site_s_uplinks_pass_the_check(tmp_path):
+    for given in ({}, UPLINKS):
+        result = run_check(tmp_path, "Check the uplinks", given)
+        assert result.returncode == 0, result.stdout[-2000:]
 
 
 def test_zone_policy_on_vlan_interfaces(rendered):
@@ -83,7 +205,7 @@ def test_zone_policy_on_vlan_interfaces(rendered):
     assert rules.splitlines()[0] == "#!/usr/sbin/nft -f"
     assert "\nflush ruleset\n" in rules
     # Guests reach the internet only, never a private address, and are rate limited.
-    assert 'iifname "enp2s0.40" oifname "enp1s0" ip daddr != @private_prefixes accept' in rules
+    assert 'iifname "enp2s0.40" oifname { "enp1s0" } ip daddr != @private_prefixes accept' in rules
     assert 'iifname "enp2s0.40" oifname "enp2s0.30"' not in rules
     assert 'iifname "enp2s0.40" ct state new meter guest_rate' in rules
     # Staff reach the data centre; nobody reaches management but the administrators.

@@ -49,10 +49,15 @@ options:
     description: The segment of the access points' management addresses.
     type: str
     default: management
-  wan_mode:
-    description: How the WAN is addressed; C(none) writes no WAN file.
-    type: str
-    default: none
+  uplinks:
+    description:
+      - "The uplinks, primary first, each with C(name) (C(wan) or C(wan2), its file's name), C(interface)
+        and C(mode) (C(dhcp), C(static), C(pppoe) or C(none)). Their addresses stay in the role's variables
+        (a missing one fails only its file)."
+      - One networkd file each, but none for mode C(none) (the platform configures it).
+    type: list
+    elements: dict
+    default: []
   staging_dir:
     description: Where the candidate files are rendered before they are put in place.
     type: str
@@ -93,7 +98,7 @@ network_files:
   description: >-
     The systemd-networkd files of the interfaces, each with its template, its candidate (C(src), under
     O(staging_dir)) and where networkd reads it (C(dest)); C(key) and C(value) name the segment for the
-    segment templates.
+    segment templates, and the uplink for C(uplink.network.j2).
   type: list
   elements: dict
 segment_problems:
@@ -169,7 +174,7 @@ def router_reservation_duplicates(access_points, manual, segment):
     return duplicates
 
 
-def router_network_files(segments, binding, wan_mode, staging_dir):
+def router_network_files(segments, binding, uplinks, staging_dir):
     """The systemd-networkd files of the interfaces, each with template, src and dest."""
     _mapping("the segments", segments)
     staged = f"{staging_dir}/network/"
@@ -195,12 +200,17 @@ def router_network_files(segments, binding, wan_mode, staging_dir):
                 "dest": NETWORK_DIR + "10-patn-trunk.network",
             }
         )
-    if wan_mode != "none":
+    for uplink in _sequence("the uplinks", uplinks):
+        if uplink.get("mode") == "none":
+            continue  # the platform configures it (the lab)
+        file_name = f"10-patn-{uplink['name']}.network"
         files.append(
             {
-                "template": "wan.network.j2",
-                "src": staged + "10-patn-wan.network",
-                "dest": NETWORK_DIR + "10-patn-wan.network",
+                "template": "uplink.network.j2",
+                "key": uplink["name"],
+                "value": uplink,
+                "src": staged + file_name,
+                "dest": NETWORK_DIR + file_name,
             }
         )
     return files
@@ -255,7 +265,7 @@ OPTIONS = {
     "access_points": [],
     "reservations": [],
     "access_point_segment": "management",
-    "wan_mode": "none",
+    "uplinks": [],
     "staging_dir": "/etc/patn-router",
     "zone_policy": {},
 }
@@ -275,7 +285,7 @@ def router_layout(segments, binding, **options):
         "segment_interfaces": interfaces,
         "dhcp_reservations": router_dhcp_reservations(points, manual, segment),
         "reservation_duplicates": router_reservation_duplicates(points, manual, segment),
-        "network_files": router_network_files(segments, binding, given["wan_mode"], given["staging_dir"]),
+        "network_files": router_network_files(segments, binding, given["uplinks"], given["staging_dir"]),
         "segment_problems": router_segment_problems(
             segments, binding, interfaces, given["zone_policy"], given["trunk"]
         ),

@@ -87,12 +87,15 @@ class Router:
     name: str
     ruleset: Ruleset
     segments: list[Segment]
-    wan: str
+    wan: str  # the primary uplink's interface: the routes out of the site
     tunnel: str = ""  # WireGuard interface, "" without a tunnel
     tunnel_address: str = ""
     management_address: str = ""
     listen_port: int = 0
     peers: list[Peer] = field(default_factory=list)
+    # Every uplink's interface, the primary first: the tunnel may leave by
+    # each of them (the second one after a failover).
+    wans: list[str] = field(default_factory=list)
 
     def addresses(self) -> set[str]:
         own = {segment.gateway for segment in self.segments} | {"127.0.0.1"}
@@ -221,7 +224,7 @@ def wireguard_peers(text: str, names: list[str]) -> tuple[int, list[Peer]]:
 
 def load_router(name: str, files: dict[str, str], variables: dict) -> Router:
     """A router from its rendered ruleset and tunnel, and its role's variables
-    (router__segments, router__segment_interfaces, router__wan_interface,
+    (router__segments, router__segment_interfaces, router__wan_devices (else router__wan_interface),
     router__tunnel_enabled, router__tunnel_interface, router__tunnel_address,
     router__tunnel_mode, router__tunnel_hub, router__tunnel_spokes,
     patn_management_address)."""
@@ -235,11 +238,13 @@ def load_router(name: str, files: dict[str, str], variables: dict) -> Router:
         )
         for segment_name, segment in sorted(variables["router__segments"].items())
     ]
+    wans = list(variables.get("router__wan_devices") or [variables["router__wan_interface"]])
     router = Router(
         name=name,
         ruleset=parse(files[RULESET]),
         segments=segments,
-        wan=variables["router__wan_interface"],
+        wan=wans[0],
+        wans=wans,
         management_address=variables.get("patn_management_address", ""),
     )
     if variables.get("router__tunnel_enabled"):
@@ -609,22 +614,31 @@ class Network:
                 )
             ]
         sport = spoke.listen_port or flow.port
+        # Out of each of the spoke's uplinks (a second one after a failover).
         legs = {
             "request": [
-                (spoke, "output", Packet(WAN_SOURCE, flow.server, "udp", flow.port, sport, "", spoke.wan)),
-                (hub, "input", Packet(WAN_SOURCE, flow.server, "udp", flow.port, sport, hub.wan, "")),
+                step
+                for wan in spoke.wans or [spoke.wan]
+                for step in (
+                    (spoke, "output", Packet(WAN_SOURCE, flow.server, "udp", flow.port, sport, "", wan)),
+                    (hub, "input", Packet(WAN_SOURCE, flow.server, "udp", flow.port, sport, hub.wan, "")),
+                )
             ],
             "reply": [
-                (
-                    hub,
-                    "output",
-                    Packet(flow.server, WAN_SOURCE, "udp", sport, flow.port, "", hub.wan, "established"),
-                ),
-                (
-                    spoke,
-                    "input",
-                    Packet(flow.server, WAN_SOURCE, "udp", sport, flow.port, spoke.wan, "", "established"),
-                ),
+                step
+                for wan in spoke.wans or [spoke.wan]
+                for step in (
+                    (
+                        hub,
+                        "output",
+                        Packet(flow.server, WAN_SOURCE, "udp", sport, flow.port, "", hub.wan, "established"),
+                    ),
+                    (
+                        spoke,
+                        "input",
+                        Packet(flow.server, WAN_SOURCE, "udp", sport, flow.port, wan, "", "established"),
+                    ),
+                )
             ],
         }
         verdicts = []
