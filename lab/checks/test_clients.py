@@ -79,10 +79,24 @@ def tcp_connects(container, address, port):
     return python_in(container, script).returncode == 0
 
 
-@pytest.fixture(scope="module")
-def lab_root_ca():
-    """The lab's root CA, copied into each client as a user would import it."""
-    for client in [*STAFF_CLIENTS, GUEST_CLIENT]:
+def eservice_health(container, address, cafile):
+    """The e-service's /health over HTTPS from a client, the certificate checked
+    against the lab's root CA and the name; stdout: the TLS version and the status line."""
+    script = (
+        "import socket, ssl; "
+        f"context = ssl.create_default_context(cafile='{cafile}'); "
+        f"raw = socket.create_connection(('{address}', 443), timeout=10); "
+        f"tls = context.wrap_socket(raw, server_hostname='{ESERVICE_NAME}'); "
+        f"tls.sendall(b'GET /health HTTP/1.1\\r\\nHost: {ESERVICE_NAME}\\r\\n"
+        "Connection: close\\r\\n\\r\\n'); "
+        "print(tls.version(), tls.recv(200).decode().splitlines()[0])"
+    )
+    return python_in(container, script)
+
+
+def copy_lab_root_ca(clients):
+    """The lab's root CA, copied into each client as a user would import it: its path there."""
+    for client in clients:
         destination = f"patn-lab-client-{client}:/tmp/lab-root-ca.crt"
         copied = subprocess.run(
             ["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), destination],
@@ -92,6 +106,11 @@ def lab_root_ca():
         )
         assert copied.returncode == 0, copied.stderr
     return "/tmp/lab-root-ca.crt"
+
+
+@pytest.fixture(scope="module")
+def lab_root_ca():
+    return copy_lab_root_ca([*STAFF_CLIENTS, GUEST_CLIENT])
 
 
 @pytest.mark.parametrize("client", sorted(STAFF_CLIENTS))
@@ -119,16 +138,7 @@ def test_staff_client_reaches_the_eservice_through_the_tunnel_tls_verified(hostv
     assert address == hostvars[ESERVICE_HOST]["patn_management_address"]
     # HTTPS with the certificate checked against the lab's root CA and the
     # name; the sample application answers from its database.
-    script = (
-        "import socket, ssl; "
-        f"context = ssl.create_default_context(cafile='{lab_root_ca}'); "
-        f"raw = socket.create_connection(('{address}', 443), timeout=10); "
-        f"tls = context.wrap_socket(raw, server_hostname='{ESERVICE_NAME}'); "
-        f"tls.sendall(b'GET /health HTTP/1.1\\r\\nHost: {ESERVICE_NAME}\\r\\n"
-        "Connection: close\\r\\n\\r\\n'); "
-        "print(tls.version(), tls.recv(200).decode().splitlines()[0])"
-    )
-    result = python_in(container, script)
+    result = eservice_health(container, address, lab_root_ca)
     assert result.returncode == 0, result.stderr
     version, status = result.stdout.strip().split(" ", 1)
     assert version in ("TLSv1.2", "TLSv1.3")

@@ -11,6 +11,15 @@ import subprocess
 import time
 
 from conftest import INVENTORY, TOP, lab_hosts, lab_inventory
+from test_clients import (
+    ESERVICE_NAME,
+    STAFF_CLIENTS,
+    container_run,
+    copy_lab_root_ca,
+    eservice_health,
+    leased_address,
+    resolve,
+)
 
 
 def run(command, timeout=120, **kwargs):
@@ -345,27 +354,37 @@ while firing() and time.time() < deadline:
 print(json.dumps(firing()))
 """
 
+
 # The site's WAN cut inside its router: nothing in or out of its WAN port
 # (the tunnel's packets with the rest), in a table of its own, apart from
 # the router's own ruleset.
-WAN_CUT = (
-    "nft add table inet patn_lab_wan_cut"
-    " && nft add chain inet patn_lab_wan_cut in '{ type filter hook input priority -300; }'"
-    " && nft add chain inet patn_lab_wan_cut out '{ type filter hook output priority -300; }'"
-    " && nft add rule inet patn_lab_wan_cut in iifname wan drop"
-    " && nft add rule inet patn_lab_wan_cut out oifname wan drop"
-)
+def wan_cut(interfaces):
+    """The shell command that cuts these uplink interfaces inside a router."""
+    names = ", ".join(interfaces)
+    return (
+        "nft add table inet patn_lab_wan_cut"
+        " && nft add chain inet patn_lab_wan_cut in '{ type filter hook input priority -300; }'"
+        " && nft add chain inet patn_lab_wan_cut out '{ type filter hook output priority -300; }'"
+        f" && nft add rule inet patn_lab_wan_cut in iifname {{ {names} }} drop"
+        f" && nft add rule inet patn_lab_wan_cut out oifname {{ {names} }} drop"
+    )
+
+
+# The primary uplink only: a router with a second uplink fails over to it.
+WAN_CUT = wan_cut(["wan"])
+# Every uplink of Justice's router (its second one is "lte"): the site is cut off.
+SITE_CUT = wan_cut(["wan", "lte"])
 
 
 def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ssh_base):
-    # Justice's site loses its WAN: within its rule's 3 minutes and a few
+    # Justice's site loses both its uplinks: within its rule's 3 minutes and a few
     # probes, Alertmanager holds SiteUnreachable for its router, with its
     # ministry and site (the alert the operators receive). With the WAN back,
     # the tunnel comes back by itself and the alert is resolved.
     router, site = "justice-tgi-bzv-rtr1", ("justice", "tgi-bzv")
     monitoring = [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"]
     container = f"patn-lab-{router}"
-    cut = run(["podman", "exec", container, "sh", "-c", WAN_CUT])
+    cut = run(["podman", "exec", container, "sh", "-c", SITE_CUT])
     assert cut.returncode == 0, cut.stderr
     try:
         fired = run(
@@ -389,6 +408,107 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     )
     assert gone.returncode == 0, gone.stderr
     assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
+
+
+# Uplink failover (roles/router, patn-wan-failover): from the primary
+# uplink's cut to a fresh handshake at the hub over the second uplink and
+# the staff client's HTTPS request answered again. The failover itself
+# takes about 3 probe rounds of up to 7 s (router__wan_failover_failures,
+# _interval, ping's 2 s timeout), then WireGuard's handshake retry (5 s
+# apart, after 15 s without an answer to data) forgets the old source
+# address and takes the new route: about 45 s expected, bounded at 120 s
+# (roles/router/README.md says the same).
+FAILOVER_BOUND_SECONDS = 120
+# Bound on the failover routes leaving once the cut is lifted (the next
+# answered probe) with the tunnel and the e-service answering. Which uplink
+# WireGuard then uses is not asserted: it keeps its last source address
+# until a handshake fails, and on the lab's flat networks the hub answers
+# on either (the kernel's on-link fallback for a pinned interface).
+FAILBACK_BOUND_SECONDS = 120
+
+
+def hub_handshake(router_tunnel_address):
+    """The hub's peer of a site router: (endpoint, latest handshake, epoch seconds)."""
+    dump = container_run("patn-lab-ptn-dc-hub1", "wg show wg0 dump").stdout.splitlines()
+    for line in dump[1:]:  # the first line is the interface's own
+        fields = line.split("\t")
+        if f"{router_tunnel_address}/32" in fields[3].split(","):
+            return fields[2], int(fields[4])
+    return "", 0
+
+
+def wait_for_the_tunnel_and_the_eservice(site, since, via, deadline):
+    """Seconds until the hub's handshake with the site's router is newer than
+    since, from an endpoint on the address via (any when None), and the site's staff client
+    reaches the e-service (its request sent again and again: WireGuard starts
+    a handshake when data gets no answer); None at the deadline. site: the
+    router, its staff client and the root CA's path in the client."""
+    tunnel_address = lab_inventory()[site["router"]]["patn_site"]["tunnel_address"]
+    container = f"patn-lab-client-{site['client']}"
+    _, address = resolve(container, "staff", ESERVICE_NAME)
+    while time.time() < deadline:
+        endpoint, handshake = hub_handshake(tunnel_address)
+        answered = eservice_health(container, address, site["cafile"])
+        fresh = handshake > since and (via is None or endpoint.startswith(f"{via}:"))
+        if fresh and answered.returncode == 0 and " 200" in answered.stdout:
+            return time.time() - since
+        time.sleep(2)
+    return None
+
+
+def test_the_site_s_tunnel_comes_back_over_its_second_uplink_when_the_primary_is_cut(record_property):
+    # Justice's router has a second uplink in the registry (uplinks.secondary:
+    # "lte", the hub standing in for the LTE router on patn-lab-lte). Its
+    # primary uplink is cut inside the router (WAN_CUT, as the
+    # SiteUnreachable check does): within FAILOVER_BOUND_SECONDS the hub has a
+    # fresh handshake from the router's second uplink address and the staff
+    # client reaches the e-service through the tunnel again. Then the cut is
+    # lifted and the tunnel is back on the primary.
+    router = "justice-tgi-bzv-rtr1"
+    client = next(name for name, site_router in STAFF_CLIENTS.items() if site_router == router)
+    hostvars = lab_inventory()
+    uplinks = hostvars[router]["patn_uplinks"]
+    second = uplinks["secondary"]["address"].split("/")[0]
+    container = f"patn-lab-{router}"
+    assert hostvars["ptn-dc-hub1"]["lab_lte_address"] == uplinks["secondary"]["gateway"]
+    running = container_run(container, "systemctl is-active patn-wan-failover")
+    assert running.stdout.strip() == "active", "patn-wan-failover is not running on the router"
+    leased_address(client, "staff")
+    site = {"router": router, "client": client, "cafile": copy_lab_root_ca([client])}
+    cut_at = time.time()
+    cut = run(["podman", "exec", container, "sh", "-c", WAN_CUT])
+    assert cut.returncode == 0, cut.stderr
+    try:
+        took = wait_for_the_tunnel_and_the_eservice(site, cut_at, second, cut_at + FAILOVER_BOUND_SECONDS)
+        routes = container_run(container, "ip -4 route show dev lte").stdout
+    finally:
+        run(["podman", "exec", container, "nft", "delete", "table", "inet", "patn_lab_wan_cut"])
+    assert took is not None, (
+        f"no fresh handshake from {second} with the e-service answering within"
+        f" {FAILOVER_BOUND_SECONDS} s of the primary's cut; routes on lte:\n{routes}"
+    )
+    record_property("result", f"back over the second uplink in {took:.0f} s")
+    assert "default via" in routes, routes
+    # The primary serves again once it answers: the failover routes leave,
+    # and the tunnel and the e-service still answer.
+    lifted_at = time.time()
+    left = ""
+    while time.time() < lifted_at + FAILBACK_BOUND_SECONDS:
+        left = container_run(container, "ip -4 route show dev lte").stdout
+        if "default via" not in left:
+            break
+        time.sleep(2)
+    assert "default via" not in left, (
+        f"failover routes still on lte after {FAILBACK_BOUND_SECONDS} s:\n{left}"
+    )
+    # A live tunnel has a handshake at least every 2 minutes (WireGuard's
+    # rekey): one in the last 3 minutes, not necessarily a new one.
+    back = wait_for_the_tunnel_and_the_eservice(
+        site, lifted_at - 180, None, lifted_at + FAILBACK_BOUND_SECONDS
+    )
+    assert back is not None, (
+        f"no fresh handshake and e-service answer {FAILBACK_BOUND_SECONDS} s after the cut was lifted"
+    )
 
 
 def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, tmp_path):
