@@ -1,6 +1,7 @@
 """Auditor reports (scripts/report), the pages they share with the drift
 report, and the plan diff (scripts/plan-diff)."""
 
+import html
 import json
 import re
 import shutil
@@ -125,6 +126,35 @@ def test_reports_show_the_tunnel_hub_and_its_status(tmp_path):
     assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in markdown
     page = " ".join((output / "sante.html").read_text().split())
     assert "tunnel hub at 203.0.113.10, UDP port 51820 (status: planned;" in page
+
+
+def test_reports_show_each_site_s_uplinks_and_the_hub_it_dials(tmp_path):
+    # tests/fixtures/registry/golden/uplinks: PPPoE with an LTE second uplink, static with a static one.
+    directory = registry_for(FIXTURES / "registry" / "golden" / "uplinks", tmp_path)
+    output = tmp_path / "reports"
+    assert report.main(["report", str(directory), str(output)]) == 0
+    for page in ((output / "justice.md").read_text(), (output / "justice.html").read_text()):
+        text = " ".join(html.unescape(page).split())  # the HTML escapes the apostrophe
+        assert "Tunnel to the hub over the primary uplink, or the second one when the primary fails" in text
+        assert (
+            "PPPoE as justice-hq@isp.example, password in ansible-vault (vault_pppoe_password_justice_bzv_hq)"
+            in text
+        )
+        assert "static 198.51.100.10/29, gateway 198.51.100.9" in text
+        assert "DHCP (the address from the provider's router)" in text
+        assert "{{" not in text  # the vault reference is named, never templated or shown as is
+    markdown = (output / "justice.md").read_text()
+    assert (
+        "| secondary | static | static 192.168.8.2/24, gateway 192.168.8.1 | LTE router (planned) |"
+        in markdown
+    )
+    # With the registry's tunnel_hub, each site names the endpoint it dials.
+    production = tmp_path / "production"
+    assert report.main(["report", str(TOP / "inventories" / "production" / "registry"), str(production)]) == 0
+    assert (
+        "Tunnel to the hub at 203.0.113.10:51820 over the primary uplink"
+        in (production / "sante.md").read_text()
+    )
 
 
 def skeleton(page: str) -> str:

@@ -532,6 +532,18 @@ def _uplink_vars(site: dict) -> dict[str, Any]:
     return {role: dict(uplink) for role, uplink in (site.get("uplinks") or DEFAULT_UPLINKS).items()}
 
 
+def uplink_summary(uplink: dict) -> str:
+    """One uplink in words, for the reports: how it is addressed; a PPPoE
+    password only by the name of the vault variable that holds it."""
+    mode = uplink["mode"]
+    if mode == "static":
+        return f"static {uplink['address']}, gateway {uplink['gateway']}"
+    if mode == "pppoe":
+        variable = str(uplink.get("password", "")).strip("{} ")
+        return f"PPPoE as {uplink.get('username')}, password in ansible-vault ({variable})"
+    return "DHCP (the address from the provider's router)"
+
+
 def _known(kind: str, name: str, known) -> str:
     return f"unknown {kind} '{name}' (known: {', '.join(known)})"
 
