@@ -65,6 +65,9 @@ UPLINK_FIELDS = {"dhcp": (), "static": ("address", "gateway"), "pppoe": ("userna
 SECONDARY_UPLINK_MODES = ("dhcp", "static")
 # Without uplinks in the registry, a site takes its address from the ISP box.
 DEFAULT_UPLINKS = {"primary": {"mode": "dhcp"}}
+# The device role of the data centre's tunnel hub: a static primary uplink of
+# its site is the address the routers dial (tunnel_hub of national.yml).
+HUB_ROLE = "hub"
 
 
 @dataclass(frozen=True)
@@ -634,6 +637,7 @@ class _SiteChecker:
         self.problems += _secret_problems(path, label, site.get("vars", {}), "vars")
         for role, uplink in site.get("uplinks", {}).items():
             self.uplink(path, label, f"uplinks.{role}", role, uplink)
+        self.hub_uplink(path, label, site)
         self.capacity(path, label, site, segments)
         self.prefixes(path, label, site, segments, (slot, site["id"]))
         self.own_segments[(slot, site["id"])] = [
@@ -688,6 +692,20 @@ class _SiteChecker:
             self.problems += _secret_problems(path, label, {"password": uplink["password"]}, where)
         if mode == "static" and "address" in uplink and "gateway" in uplink:
             self.static_uplink(path, label, where, uplink)
+
+    def hub_uplink(self, path: str, label: str, site: dict) -> None:
+        """The hub's site: a static primary uplink holds the endpoint the routers dial."""
+        primary = site.get("uplinks", {}).get("primary", {})
+        hub = self.national.get("tunnel_hub")
+        if not hub or HUB_ROLE not in _site_devices(self.national, site) or primary.get("mode") != "static":
+            return
+        address = str(primary.get("address", "")).split("/", 1)[0]
+        if address != hub["address"]:
+            message = (
+                f"the tunnel hub's uplink address {address} is not tunnel_hub.address {hub['address']} of"
+                " national.yml, where the site routers dial it"
+            )
+            self.report(path, message, label, "uplinks.primary.address")
 
     def static_uplink(self, path: str, label: str, where: str, uplink: dict) -> None:
         """A host address of its network, outside the plan, and a gateway on that network."""
