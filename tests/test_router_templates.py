@@ -163,6 +163,11 @@ def test_the_failover_probes_the_hub_through_the_primary(rendered_uplinks):
     for line in ("primary=ppp0", "secondary=eth2", "gateway=''", "probes=203.0.113.10", "metric=50"):
         assert f"\n{line}\n" in text, line
     assert 'ping -n -q -c 1 -W 2 -I "$primary"' in text
+    # The primary's replies are not dropped by strict reverse-path filtering
+    # while the failover's routes send the probes' way out of the second uplink.
+    assert 'for uplink in "$primary" "$secondary"; do' in text
+    assert "setting=/proc/sys/net/ipv4/conf/$uplink/rp_filter" in text
+    assert "\n  loose_reverse_path\n  if primary_answers; then" in text
     parsed = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True, check=False)
     assert parsed.returncode == 0, parsed.stderr
 
