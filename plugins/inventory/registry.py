@@ -41,6 +41,10 @@ description:
     host's C(patn_management_address); empty without access points)."
   - "Host variables: C(patn_device_role), C(patn_device_number), C(patn_management_address),
     C(patn_home_segment), plus the site's own C(vars) (host level, so they win over group_vars files)."
+  - "With C(slice) (or C(PATN_SLICE)) C(K/N): only the hosts of the sites of slice K of N, every
+    site whole in exactly one slice, plus the data-centre sites (type C(data_centre)) in every slice
+    as reference data, and C(patn_slice) (C(index), C(count)) on the C(ministries) group
+    (docs/awx.md#job-slicing)."
   - Supports Ansible's constructed options (compose, groups, keyed_groups) and inventory caching.
 author: PATN infrastructure team
 version_added: 0.1.0
@@ -56,6 +60,20 @@ options:
         C(inventory_ignore_patterns) (the project's ansible.cfg ignores C(registry))."
     type: str
     default: registry
+  slice:
+    description:
+      - "One slice of a run: C(K/N) keeps the sites of slice K of N (K from 1 to N), each site whole
+        in exactly one slice, sites dealt largest first to the slice with the fewest hosts so far
+        (ties in ministry and site code order): the same registry and N always give the same slices."
+      - The data-centre sites (type C(data_centre)) are in every slice, for reference only (a site
+        router's tunnel names the hub); C(playbooks/validate.yml) refuses a sliced run that targets
+        them. Run the data centre in its own job, without a slice.
+      - Empty or unset, no slicing. A value that is not C(K/N) with 1 <= K <= N loads nothing, and
+        the error names the option and the value.
+    type: str
+    env:
+      - name: PATN_SLICE
+    version_added: 0.2.0
 extends_documentation_fragment:
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
@@ -74,6 +92,9 @@ compose:
 keyed_groups:
   - key: patn_site.town
     prefix: town
+# Slice 2 of 4 of a run (one AWX inventory per slice: docs/awx.md), or
+# PATN_SLICE=2/4 in the environment of an unchanged registry.yml.
+slice: 2/4
 # Cache the parsed registry between runs (see ansible.cfg [inventory]).
 cache: true
 cache_plugin: ansible.builtin.jsonfile
@@ -89,6 +110,7 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.vars import combine_vars
 from ansible_collections.patn.infra.plugins.module_utils import registry as site_registry
+from ansible_collections.patn.infra.plugins.plugin_utils import site_slices
 
 
 @contextmanager
@@ -130,6 +152,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _parse(self, inventory, loader, path, cache):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        try:
+            chosen_slice = site_slices.parse_slice(self.get_option("slice"), "option 'slice' (PATN_SLICE)")
+        except site_slices.SliceError as error:
+            raise AnsibleParserError(f"{path}: {error}") from None
         registry_dir = Path(self.get_option("registry_dir"))
         if not registry_dir.is_absolute():
             registry_dir = Path(path).parent / registry_dir
@@ -146,7 +172,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             data = self._load(registry_dir)
             if self.get_option("cache"):
                 self._cache[cache_key] = data
-        self._populate(data)
+        self._populate(data, chosen_slice)
 
     @staticmethod
     def _load(registry_dir):
@@ -161,24 +187,33 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "group_vars": built.group_vars,
         }
 
-    def _populate(self, data):
+    def _populate(self, data, chosen_slice=None):
         inventory = self.inventory
+        hosts = data["hosts"]
+        if chosen_slice is not None:
+            # The cache holds the whole registry: every slice reads the same.
+            kept = site_slices.slice_hosts(data, *chosen_slice)
+            hosts = {name: values for name, values in hosts.items() if name in kept}
+            index, count = chosen_slice
+            inventory.add_group("ministries")
+            inventory.set_variable("ministries", "patn_slice", {"index": index, "count": count})
         for parent, children in data["children"].items():
             inventory.add_group(parent)
             for child in children:
                 inventory.add_group(child)
                 inventory.add_child(parent, child)
-        for group, hosts in data["groups"].items():
+        for group, members in data["groups"].items():
             inventory.add_group(group)
-            for host in hosts:
-                inventory.add_host(host, group=group)
+            for host in members:
+                if host in hosts:
+                    inventory.add_host(host, group=group)
         for group, values in data["group_vars"].items():
             inventory.add_group(group)
             for name, value in values.items():
                 inventory.set_variable(group, name, value)
         strict = self.get_option("strict")
         constructed = any(self.get_option(o) for o in ("compose", "groups", "keyed_groups"))
-        for host, values in data["hosts"].items():
+        for host, values in hosts.items():
             for name, value in values.items():
                 inventory.set_variable(host, name, value)
             if constructed:
