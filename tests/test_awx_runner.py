@@ -1,0 +1,132 @@
+"""The project as AWX runs it: ansible-runner's input directory.
+
+AWX hands ansible-runner a private data directory: env/ (extravars,
+envvars, settings), inventory/ and project/ (a checkout of the project,
+without this machine's .venv), and requirements_collections/, where the
+project sync installed collections/requirements.yml: the project itself as
+patn.infra. The collection path is that folder only (AWX puts it first; the
+.venv link of scripts/setup does not exist in a project checkout), so the
+registry inventory plugin is loaded from the project or not at all.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+
+import ansible_runner
+import pytest
+from ansible_collections.patn.infra.plugins.module_utils import registry
+from conftest import TOP
+
+PRODUCTION = TOP / "inventories" / "production"
+
+
+def project_files():
+    """The files of a checkout: tracked, and new ones not ignored (the .venv is ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=TOP, capture_output=True, check=True,
+    )  # fmt: skip
+    return sorted({name for name in listed.stdout.decode().split("\0") if name})
+
+
+def input_directory(tmp_path, install_collections=True):
+    """ansible-runner's input directory, as AWX builds it for a job of the project."""
+    private = tmp_path / "runner"
+    project = private / "project"
+    for name in project_files():
+        source = TOP / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree, not yet committed
+        target = project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(source.readlink())
+        else:
+            shutil.copy2(source, target)
+    collections = private / "requirements_collections"
+    collections.mkdir()
+    if install_collections:
+        # The project sync's step, in the project's checkout, with AWX's collection path.
+        subprocess.run(
+            ["ansible-galaxy", "collection", "install", "-r", "collections/requirements.yml",
+             "--collections-path", str(collections)],
+            cwd=project, check=True, capture_output=True, timeout=120,
+            env={"PATH": os.environ["PATH"], "ANSIBLE_COLLECTIONS_PATH": str(collections)},
+        )  # fmt: skip
+    # The inventory source of the project (registry.yml, its registry/ and group_vars/).
+    (private / "inventory").symlink_to(project / "inventories" / "production")
+    env = private / "env"
+    env.mkdir()
+    (env / "extravars").write_text(json.dumps({"awx_job_id": 1, "awx_job_template_name": "PATN justice"}))
+    (env / "envvars").write_text(
+        json.dumps(
+            {
+                "ANSIBLE_COLLECTIONS_PATH": str(collections),
+                # No Mitogen link in a checkout: Ansible's own strategy (docs/awx.md).
+                "ANSIBLE_STRATEGY": "linear",
+                "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.memory",
+            }
+        )
+    )
+    (env / "settings").write_text(json.dumps({"job_timeout": 120, "suppress_ansible_output": True}))
+    return private
+
+
+@pytest.fixture
+def no_checkout_config(monkeypatch):
+    """As in AWX: the project's ansible.cfg, found in the working directory (project/)."""
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    monkeypatch.delenv("ANSIBLE_COLLECTIONS_PATH", raising=False)
+
+
+def test_a_job_of_the_project_runs_through_ansible_runner(tmp_path, no_checkout_config):
+    private = input_directory(tmp_path)
+    run = ansible_runner.run(
+        private_data_dir=str(private), playbook="playbooks/validate.yml", limit="ministry_justice", quiet=True
+    )
+    events = list(run.events)
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    assert run.rc == 0
+    justice = {
+        name
+        for name, values in registry.build(registry.load(PRODUCTION / "registry")).hosts.items()
+        if name.startswith("justice-")
+    }
+    seen = {event["event_data"]["host"] for event in events if event["event"] == "runner_on_ok"}
+    # Every justice host ran the validation play; nothing else did (localhost: the delegated checks).
+    assert seen - {"localhost"} == justice
+    stats = next(event["event_data"] for event in events if event["event"] == "playbook_on_stats")
+    assert not stats["failures"]
+    assert not stats["dark"]
+    assert set(stats["ok"]) - {"localhost"} == justice
+    assert run.config.cwd == str(private / "project")
+
+
+def test_a_host_has_the_variables_of_the_registry(tmp_path, no_checkout_config):
+    private = input_directory(tmp_path)
+    run = ansible_runner.run(
+        private_data_dir=str(private),
+        host_pattern="justice-tgi-pnr-rtr1",
+        module="ansible.builtin.debug",
+        module_args="msg={{ patn_ministry }}/{{ patn_site.code }}/{{ patn_device_role }}",
+        quiet=True,
+    )
+    assert run.status == "successful", run.stdout.read()[-3000:]
+    (result,) = [event["event_data"] for event in run.events if event["event"] == "runner_on_ok"]
+    assert result["host"] == "justice-tgi-pnr-rtr1"
+    assert result["res"]["msg"] == "justice/tgi-pnr/router"
+
+
+def test_without_the_project_collection_nothing_runs(tmp_path, no_checkout_config):
+    """No patn.infra in requirements_collections: the inventory does not load, the job fails."""
+    private = input_directory(tmp_path, install_collections=False)
+    run = ansible_runner.run(
+        private_data_dir=str(private), playbook="playbooks/validate.yml", limit="ministry_justice", quiet=True
+    )
+    output = run.stdout.read()
+    assert run.status == "failed"
+    assert "Error loading plugin 'patn.infra.registry'" in output
+    assert "registry.yml" in output
+    assert not [event for event in run.events if event["event"] == "runner_on_ok"]
