@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status link-report drift plan-diff benchmark-inventory benchmark-speed constraints
+.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status link-report drift plan-diff benchmark-inventory benchmark-speed constraints bundle
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ lint: setup ## ansible-lint (production profile), yamllint, ruff
 
 unit: setup ## Unit tests of the Python plugins and scripts (on both cores)
 	python3 -m pytest -p no:cacheprovider -n 2 --durations=10 tests --ignore=tests/containers
+
+# The offline controller's archive (docs/offline.md): every wheel of the
+# pinned toolchain for Python 3.11 and 3.13, pip's, a SHA-256 list; the lab
+# images too with IMAGES=1 (several GB). Install: scripts/setup --offline FILE.
+bundle: setup ## Archive for an offline controller: wheels and checksums (IMAGES=1 adds the lab images, OUT=file)
+	@scripts/bundle $(if $(IMAGES),--images) $(if $(OUT),--out '$(OUT)')
 
 # Every file every role writes, for every host of inventories/$(ENV), checked
 # offline by the programs that read them in one network-less container, then
