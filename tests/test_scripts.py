@@ -220,6 +220,30 @@ def test_molecule_all_runs_scenarios_side_by_side_and_shows_a_failed_ones_log(tm
     assert written == ["failed-tasks.txt", "nginx.log", "pki.log", "router.log"]
 
 
+def test_molecule_all_runs_a_scenario_again_once_when_its_containers_did_not_boot(tmp_path):
+    # A stand-in molecule: "base" fails in create the first time (a marker
+    # file remembers it), then passes; "pki" fails in converge: not run again.
+    stand_in(
+        tmp_path,
+        "molecule",
+        f'if [ "$3" = base ] && [ ! -e {tmp_path}/booted ]; then touch {tmp_path}/booted;\n'
+        '  echo "ERROR    base ➜ create: Executed: Failed"; exit 1; fi\n'
+        'echo "INFO     $3 ➜ create: Executed: Successful"\n'
+        '[ "$3" = pki ] && { echo "ERROR    pki ➜ converge: Executed: Failed"; exit 1; }\n'
+        "exit 0",
+    )
+    logs = tmp_path / "logs"
+    result = run("molecule-all", "--jobs", "1", "--logs", str(logs), "base", "pki", path_first=tmp_path)
+    assert result.returncode == 1
+    assert "base          passed in" in result.stdout
+    assert "(second attempt: the first one's containers did not boot, base.boot-failed.log)" in result.stdout
+    assert "pki           FAILED (exit 1)" in result.stdout
+    assert "1 of 2 scenarios failed: pki" in result.stdout
+    assert "create: Executed: Failed" in (logs / "base.boot-failed.log").read_text()
+    written = sorted(path.name for path in logs.iterdir())
+    assert written == ["base.boot-failed.log", "base.log", "failed-tasks.txt", "pki.log"]
+
+
 def test_molecule_all_refuses_an_unknown_scenario():
     result = run("molecule-all", "no_such_scenario")
     assert result.returncode == 2
