@@ -73,6 +73,8 @@ def test_ignored_and_rescued_failures_and_later_lines_are_left_out(mixed):
     assert "line 3: unexpected token" not in text  # only the message's first line
     assert "sante-bzv-hq-srv1" not in text
     assert "lab-controller" not in text
+    # Ansible's implicit localhost ran its play (the lab's plays on localhost).
+    assert "localhost" not in text
 
 
 def test_a_run_without_failure_says_so_in_one_line():
@@ -112,8 +114,9 @@ def test_a_batch_over_its_failure_threshold_names_the_hosts_it_left_out():
             "[Check the configuration] its batch passed max_fail_percentage (0%)",
         ],
         ["(no site)", "lab-controller", "not run", "[Controller fixture] the run stopped before this play"],
+        ["(no site)", "localhost", "not run", "[Local fixture] the run stopped before this play"],
     ]
-    assert lines[-1] == "3 of 3 sites failed, and 1 host outside any site"
+    assert lines[-1] == "3 of 3 sites failed, and 2 hosts outside any site"
 
 
 def test_an_unreachable_host_alone_in_its_batch_ends_the_run_and_the_summary_says_so():
@@ -128,6 +131,7 @@ def test_an_unreachable_host_alone_in_its_batch_ends_the_run_and_the_summary_say
         "justice-tgi-pnr-rtr1": ("not run", "[Controller fixture"),
         "sante-bzv-hq-srv1": ("not run", "[Controller fixture"),
         "lab-controller": ("not run", "[Controller fixture"),
+        "localhost": ("not run", "[Local fixture"),
     }
 
 

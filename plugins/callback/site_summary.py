@@ -158,6 +158,10 @@ class CallbackModule(SafeCallback):
             known["started"] = True
             known["hosts"] = list(variables["ansible_play_hosts_all"])
         known["batch"] = list(variables["ansible_play_batch"])
+        # Ansible's implicit localhost is in no batch it lists (the batch is taken from the
+        # pattern 'all', which leaves it out), yet it runs with the play.
+        inventory_hosts = set(variables["groups"]["all"])
+        known["batch"] += [name for name in known["hosts"] if name not in inventory_hosts]
         known["batched"].update(known["batch"])
         if play.max_fail_percentage is not None:
             known["reason"] = f"its batch passed max_fail_percentage ({play.max_fail_percentage:g}%)"
