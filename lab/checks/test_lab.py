@@ -19,6 +19,7 @@ from test_clients import (
     eservice_health,
     leased_address,
     resolve,
+    tcp_connects,
 )
 
 
@@ -511,6 +512,43 @@ def test_the_site_s_tunnel_comes_back_over_its_second_uplink_when_the_primary_is
     )
 
 
+def test_a_wrong_tunnel_change_through_the_tunnel_comes_back_by_itself(ansible_env, record_property):
+    # lab/checks/wrong-tunnel-change.yml, delivered through the site's tunnel
+    # like every run after the first contact (group_vars/lab/connection.yml):
+    # the task fails (its confirmation cannot come back), the router's timer
+    # restores the previous tunnel, and the site answers again within the
+    # rollback window (20 s) plus one minute: the hub has a fresh handshake
+    # and the site's staff client reaches the e-service.
+    router = "sante-bzv-hq-rtr1"
+    client = next(name for name, site_router in STAFF_CLIENTS.items() if site_router == router)
+    leased_address(client, "staff")
+    site = {"router": router, "client": client, "cafile": copy_lab_root_ca([client])}
+    started = time.time()
+    result = run(
+        ["ansible-playbook", "-i", str(INVENTORY), "--limit", router, "lab/checks/wrong-tunnel-change.yml"],
+        cwd=TOP,
+        env=ansible_env,
+        timeout=600,
+    )
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, "the wrong tunnel change was confirmed: " + output[-2000:]
+    assert "rolled_back: true" in output, output[-3000:]
+    # The action saw the rollback itself, or found it done when it asked again.
+    reverted = ("the previous tunnel configuration came back", "rollback has already restored")
+    assert any(words in output for words in reverted), output[-3000:]
+    # The run ends once the router answered again after its rollback (at
+    # most 20 s + 60 s after the apply: plugin_utils/confirmed_action.py).
+    ended = time.time()
+    took = wait_for_the_tunnel_and_the_eservice(site, started, None, ended + 60)
+    assert took is not None, "the tunnel and the e-service did not answer within 60 s of the rollback"
+    record_property("result", f"rolled back; the e-service answered {took:.0f} s after the change began")
+    wrong_key = "d3JvbmcgaHViIGtleTogdGhlIGxhYidzIG93biBvbmU="
+    configuration = container_run(f"patn-lab-{router}", "cat /etc/wireguard/wg0.conf").stdout
+    assert "[Peer]" in configuration, configuration
+    assert wrong_key not in configuration, configuration
+    assert wrong_key not in container_run(f"patn-lab-{router}", "wg show wg0 peers").stdout
+
+
 def test_a_throughput_sample_and_the_link_report_come_from_the_lab(ansible_env, tmp_path):
     # playbooks/link-test.yml between the hub and Justice's router (bounded:
     # 3 s each way), kept by the router's node exporter; then make
@@ -628,3 +666,57 @@ def test_a_router_edited_by_hand_raises_configuration_drift_in_the_data_centre(s
     alerts = json.loads(waited.stdout)
     assert len(alerts) == 1, "no ConfigurationDrift alert in Alertmanager within 90 s of make drift"
     assert (alerts[0]["labels"]["ministry"], alerts[0]["labels"]["site"]) == ("justice", "tgi-bzv")
+
+
+def router_run(ansible_env, router, *extra):
+    """playbooks/routers.yml on one router (through its tunnel, as every run after the first contact)."""
+    return run(
+        ["ansible-playbook", "-i", str(INVENTORY), "playbooks/routers.yml", "--limit", router, *extra],
+        cwd=TOP,
+        env=ansible_env,
+        timeout=600,
+    )
+
+
+def test_a_router_made_new_fails_closed_when_its_first_ruleset_is_refused(ansible_env, record_property):
+    # Justice's router is made new again (its boot ruleset is no zone policy),
+    # then the router role runs through the tunnel with a private prefix
+    # that overlaps another: the safe ruleset (management and the tunnel in,
+    # nothing forwarded) is made live and confirmed through the tunnel, the
+    # zone policy is refused by nft -c, and the site's staff client reaches
+    # nothing through the router. A normal run then gives the zone policy
+    # back, and the e-service answers again.
+    router = "justice-tgi-bzv-rtr1"
+    container = f"patn-lab-{router}"
+    client = next(name for name, site_router in STAFF_CLIENTS.items() if site_router == router)
+    leased_address(client, "staff")
+    _, eservice = resolve(f"patn-lab-client-{client}", "staff", ESERVICE_NAME)
+    assert tcp_connects(f"patn-lab-client-{client}", eservice, 443), "the e-service is not reachable before"
+    made_new = container_run(container, "printf '#!/usr/sbin/nft -f\\nflush ruleset\\n' > /etc/nftables.conf")
+    assert made_new.returncode == 0, made_new.stderr
+    prefixes = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "10.1.0.0/16"]
+    overlapping = json.dumps({"router__private_prefixes": prefixes})
+    try:
+        refused = router_run(ansible_env, router, "-e", overlapping)
+        output = " ".join((refused.stdout + refused.stderr).split())
+        live = container_run(container, "nft list ruleset").stdout
+        forwarding = container_run(container, "cat /proc/sys/net/ipv4/ip_forward").stdout.strip()
+        reached = tcp_connects(f"patn-lab-client-{client}", eservice, 443)
+    finally:
+        restored = router_run(ansible_env, router)
+    assert refused.returncode != 0, "the overlapping ruleset was applied: " + output[-2000:]
+    assert "nft -c rejected the ruleset" in output, output[-3000:]
+    assert "table inet patn_safe {" in live, live
+    assert "table inet patn {" not in live, live
+    assert forwarding == "0"
+    assert not reached, (
+        "the staff client reached the e-service through a router with no confirmed zone policy"
+    )
+    assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
+    deadline = time.time() + 60
+    while not tcp_connects(f"patn-lab-client-{client}", eservice, 443) and time.time() < deadline:
+        time.sleep(2)
+    assert tcp_connects(f"patn-lab-client-{client}", eservice, 443), (
+        "the e-service is not back after the normal run"
+    )
+    record_property("result", "safe ruleset live, forwarding off, nothing crossed; zone policy back")
