@@ -51,18 +51,12 @@ options:
     default: management
   uplinks:
     description:
-      - "The uplinks, primary first, each with C(name) (C(wan) or C(wan2), its file's name), C(interface),
-        C(mode) (C(dhcp), C(static), C(pppoe) or C(none)), and what its mode needs: C(address) and
-        C(gateway) (static), C(credentials) (pppoe: true when a user name and a password are given; the
-        password itself is never passed here)."
+      - "The uplinks, primary first, each with C(name) (C(wan) or C(wan2), its file's name), C(interface)
+        and C(mode) (C(dhcp), C(static), C(pppoe) or C(none)). Their addresses stay in the role's variables
+        (a missing one fails only its file)."
       - One networkd file each, but none for mode C(none) (the platform configures it).
     type: list
     elements: dict
-    default: []
-  failover_probes:
-    description: The addresses the failover pings through the primary uplink; a second uplink needs one.
-    type: list
-    elements: str
     default: []
   staging_dir:
     description: Where the candidate files are rendered before they are put in place.
@@ -111,11 +105,6 @@ segment_problems:
   description: What is wrong with the segments, their binding and the zone policy, for an operator to act on.
   type: list
   elements: str
-uplink_problems:
-  description: What is wrong with the uplinks' settings, naming the role variables and the registry's field.
-  type: list
-  elements: str
-  sample: ["router__wan2_interface is also the primary uplink's interface (eth0)"]
 """
 
 from collections.abc import Mapping
@@ -270,39 +259,6 @@ def router_segment_problems(segments, binding, interfaces, zone_policy, trunk=""
     return problems
 
 
-# The role variables and the registry field of each uplink, for the problems' wording.
-UPLINK_SETTINGS = {"wan": ("router__wan", "uplinks.primary"), "wan2": ("router__wan2", "uplinks.secondary")}
-
-
-def router_uplink_problems(uplinks, failover_probes):
-    """What is wrong with the uplinks' settings."""
-    uplinks = _sequence("the uplinks", uplinks)
-    probes = _sequence("the failover probes", failover_probes)
-    problems = []
-    for uplink in uplinks:
-        prefix, field = UPLINK_SETTINGS.get(uplink.get("name"), (f"uplink {uplink.get('name')!r}", "uplinks"))
-        if uplink.get("mode") == "static" and not (uplink.get("address") and uplink.get("gateway")):
-            problems.append(
-                f"{prefix}_mode is static: {prefix}_address and {prefix}_gateway are needed"
-                f" ({field} of the registry)"
-            )
-        if uplink.get("mode") == "pppoe" and not uplink.get("credentials"):
-            problems.append(
-                f"{prefix}_mode is pppoe: {prefix}_pppoe_username and {prefix}_pppoe_password are needed"
-                f" ({field} of the registry; the password from ansible-vault)"
-            )
-    if len(uplinks) > 1:
-        if not probes:
-            problems.append(
-                "a second uplink needs router__wan_failover_probes"
-                " (the hub endpoint by default: router__tunnel_hub_endpoint is empty)"
-            )
-        primary, second = uplinks[0].get("interface"), uplinks[1].get("interface")
-        if primary == second:
-            problems.append(f"router__wan2_interface is also the primary uplink's interface ({primary})")
-    return problems
-
-
 OPTIONS = {
     "ports": {},
     "trunk": "",
@@ -312,7 +268,6 @@ OPTIONS = {
     "uplinks": [],
     "staging_dir": "/etc/patn-router",
     "zone_policy": {},
-    "failover_probes": [],
 }
 
 
@@ -334,7 +289,6 @@ def router_layout(segments, binding, **options):
         "segment_problems": router_segment_problems(
             segments, binding, interfaces, given["zone_policy"], given["trunk"]
         ),
-        "uplink_problems": router_uplink_problems(given["uplinks"], given["failover_probes"]),
     }
 
 
