@@ -1,15 +1,92 @@
-"""Shared fixtures of the lab checks: the lab inventory, read through Ansible."""
+"""Shared fixtures and helpers of the lab checks: the lab inventory, read
+through Ansible, and the two lanes the checks run in.
 
+The checks run in two lanes side by side (scripts/lab: pytest-xdist, two
+workers), each lane a list of files run in order by one worker (LANES). A
+check that changes a part of the lab another check of the other lane relies
+on names it (`@pytest.mark.lab_parts("packages")`, PARTS): it holds that
+part to itself while it runs, and a check of the other lane naming it waits.
+"""
+
+import fcntl
 import json
 import os
 import subprocess
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 TOP = Path(__file__).resolve().parents[2]
 INVENTORY = TOP / "inventories" / "lab"
 LAB_DIR = TOP / ".lab"
+
+# Lane -> its files, in the order they run. The sites' lane goes from the
+# clients' view of a healthy lab and a second site.yml to the faults (a site
+# cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
+# change, a router made new) and ends with Prometheus' view of every host; the
+# hosts' lane checks each host on its out-of-band port, the backups and a
+# restore, then Lynis.
+LANES = {
+    "sites": ["test_clients.py", "test_lab.py"],
+    "hosts": ["test_hosts.py", "test_lynis.py"],
+}
+# The parts of the lab a check can hold to itself (lab_parts).
+PARTS = {
+    # apt and dpkg on the hosts: installs, security updates, Ansible runs.
+    "packages",
+    # The data centre's backup repository and the e-service server's data.
+    "backups",
+    # The e-service answering (a restore stops it; the faults' checks end
+    # with a staff client reaching it).
+    "eservice",
+    # The site routers' uplinks and their default route, which the lab
+    # routers' apt goes out through: a router with a second uplink moves it
+    # there when the primary is cut.
+    "uplinks",
+}
+LOCKS = TOP / ".cache" / "lab-locks"
+
+
+class LaneScheduling(LoadScopeScheduling):
+    """xdist's scheduling by scope, a scope being a lane (LANES)."""
+
+    def _split_scope(self, nodeid):
+        filename = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return next((lane for lane, files in LANES.items() if filename in files), filename)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    return LaneScheduling(config, log)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "lab_parts(*parts): the parts of the lab (PARTS) the check holds to itself"
+    )
+
+
+@contextmanager
+def lab_parts(*parts):
+    """Hold these parts of the lab (PARTS) while the block runs: a check of
+    the other lane that names one of them waits (flock, taken in a fixed
+    order so that two lanes never wait for each other)."""
+    unknown = set(parts) - PARTS
+    assert not unknown, f"unknown parts of the lab: {sorted(unknown)} (conftest.py PARTS)"
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as held:
+        for part in sorted(set(parts)):
+            lock = held.enter_context((LOCKS / part).open("w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _held_lab_parts(request):
+    marker = request.node.get_closest_marker("lab_parts")
+    with lab_parts(*(marker.args if marker else ())):
+        yield
 
 
 def lab_inventory():
@@ -51,6 +128,39 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def ansible_env():
     return dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
+
+
+def run(command, timeout=120, **kwargs):
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+
+
+def playbook(ansible_env, path, *arguments, timeout=600):
+    """ansible-playbook on the lab, from the top of the checkout: through the
+    operators' workstation and the tunnels, as every run after the first
+    contact (group_vars/lab/connection.yml)."""
+    command = ["ansible-playbook", "-i", str(INVENTORY), path, *arguments]
+    return run(command, cwd=TOP, env=ansible_env, timeout=timeout)
+
+
+def on(ssh_base, host):
+    """The command line that runs a shell command on a lab host as its administrator."""
+    return [*ssh_base, "-p", str(lab_hosts()[host]), "lab-admin@127.0.0.1"]
+
+
+# Asked on the monitoring host: Alertmanager's open alerts named NAME whose
+# label LABEL is VALUE, until there is one or DEADLINE seconds have passed.
+ALERT_WAIT = """
+import json, time, urllib.request
+deadline = time.time() + %(deadline)d
+while True:
+    alerts = json.load(urllib.request.urlopen('http://127.0.0.1:9093/api/v2/alerts?active=true', timeout=10))
+    found = [a for a in alerts if a['labels'].get('alertname') == %(name)r
+             and a['labels'].get(%(label)r) == %(value)r]
+    if found or time.time() > deadline:
+        break
+    time.sleep(3)
+print(json.dumps(found))
+"""
 
 
 # The short table of results printed after the checks: one line per check

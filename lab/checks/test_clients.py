@@ -127,6 +127,7 @@ def test_staff_client_gets_an_address_from_its_site_router(hostvars, client):
 
 
 @pytest.mark.parametrize("client", sorted(STAFF_CLIENTS))
+@pytest.mark.lab_parts("eservice")
 def test_staff_client_reaches_the_eservice_through_the_tunnel_tls_verified(hostvars, lab_root_ca, client):
     router = STAFF_CLIENTS[client]
     gateway = segment_of(hostvars, router, "staff")["gateway"]
@@ -199,6 +200,7 @@ def test_guest_client_reaches_its_gateway_and_no_internal_address(hostvars):
     assert tcp_connects(STAFF_NEXT_DOOR, eservice, 443)
 
 
+@pytest.mark.lab_parts("eservice")
 def test_the_eservice_server_s_own_firewall_lets_staff_reach_its_web_only(hostvars):
     # The routers' zone policy lets staff into the data centre's services
     # segment, every port; past them, the server's host firewall (roles/base,

@@ -1,8 +1,10 @@
-"""Relay stdin/stdout to host:port: ssh's ProxyCommand through the noc container.
+"""Relay stdin/stdout to host:port: ssh's ProxyCommand through a container
+on the management segment (Molecule's noc; the lab's operators' workstation,
+lab/lab-up.yml).
 
-The controller's SSH to the router then enters the router from the
-management segment, as an administrator's would through the tunnel, so the
-router's nftables ruleset decides whether it gets through.
+The controller's SSH to a device then enters it from the management
+segment, as an administrator's would through the tunnel, so the router's
+nftables ruleset decides whether it gets through.
 """
 
 import selectors
