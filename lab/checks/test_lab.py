@@ -184,6 +184,12 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     )
     assert gone.returncode == 0, gone.stderr
     assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
+    # Back on its primary: the router's default route, its apt's way out,
+    # is no longer on the second uplink (the hosts' lane audits it next).
+    left = failover_routes_left(container)
+    assert "default via" not in left, (
+        f"failover routes still on lte after {FAILBACK_BOUND_SECONDS} s:\n{left}"
+    )
 
 
 # Uplink failover (roles/router, patn-wan-failover): from the primary
@@ -201,6 +207,18 @@ FAILOVER_BOUND_SECONDS = 120
 # until a handshake fails, and on the lab's flat networks the hub answers
 # on either (the kernel's on-link fallback for a pinned interface).
 FAILBACK_BOUND_SECONDS = 120
+
+
+def failover_routes_left(container):
+    """The router's routes on its second uplink once the failover routes have
+    left (the primary answers again), or what is still there after
+    FAILBACK_BOUND_SECONDS."""
+    deadline = time.time() + FAILBACK_BOUND_SECONDS
+    while True:
+        left = container_run(container, "ip -4 route show dev lte").stdout
+        if "default via" not in left or time.time() > deadline:
+            return left
+        time.sleep(2)
 
 
 def hub_handshake(router_tunnel_address):
@@ -269,12 +287,7 @@ def test_the_site_s_tunnel_comes_back_over_its_second_uplink_when_the_primary_is
     # The primary serves again once it answers: the failover routes leave,
     # and the tunnel and the e-service still answer.
     lifted_at = time.time()
-    left = ""
-    while time.time() < lifted_at + FAILBACK_BOUND_SECONDS:
-        left = container_run(container, "ip -4 route show dev lte").stdout
-        if "default via" not in left:
-            break
-        time.sleep(2)
+    left = failover_routes_left(container)
     assert "default via" not in left, (
         f"failover routes still on lte after {FAILBACK_BOUND_SECONDS} s:\n{left}"
     )
