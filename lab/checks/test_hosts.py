@@ -8,12 +8,12 @@ import json
 import time
 
 import pytest
-from conftest import ALERT_WAIT, lab_hosts, lab_inventory, on, playbook, run
+from conftest import ALERT_WAIT, lab_inventory, on, playbook, run
 
 
 def test_admin_logs_in_with_key_and_becomes_root(lab_host, ssh_base):
-    _, port = lab_host
-    result = run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", "sudo -n id -u"])
+    name, _ = lab_host
+    result = run([*on(ssh_base, name), "sudo -n id -u"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
 
@@ -35,8 +35,8 @@ def test_password_login_is_refused(lab_host, ssh_base):
 
 
 def test_time_is_served_by_chrony_in_brazzaville_time(lab_host, ssh_base):
-    _, port = lab_host
-    result = run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", "date +%Z; sudo -n chronyc -n tracking"])
+    name, _ = lab_host
+    result = run([*on(ssh_base, name), "date +%Z; sudo -n chronyc -n tracking"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "WAT"
     assert "Reference ID" in result.stdout
@@ -57,7 +57,6 @@ def test_backup_runs_and_monitoring_sees_it(ssh_base):
     # monitoring host, in the management segment (the server's host firewall
     # lets only that in), on the server's management address planned in the
     # registry.
-    ports = lab_hosts()
     address = lab_inventory()["ptn-dc-srv1"]["patn_management_address"]
     server = run([*on(ssh_base, "ptn-dc-srv1"), "sudo -n systemctl start patn-backup.service"], timeout=300)
     assert server.returncode == 0, server.stderr
@@ -70,9 +69,7 @@ def test_backup_runs_and_monitoring_sees_it(ssh_base):
         f"c = http.client.HTTPConnection('{address}', 9100, timeout=10); "
         "c.request('GET', '/metrics'); print(c.getresponse().read().decode())"
     )
-    scrape = run(
-        [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", f'python3 -c "{script}"']
-    )
+    scrape = run([*on(ssh_base, "ptn-dc-mon1"), f'python3 -c "{script}"'])
     assert scrape.returncode == 0, scrape.stderr
     assert "patn_backup_last_run_success 1" in scrape.stdout
     assert 'node_systemd_unit_state{name="eservice-dossiers-patients.service",state="active"' in scrape.stdout
@@ -136,9 +133,8 @@ def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
     # if the nightly backup had stopped): Prometheus scrapes it, its rule
     # fires, Alertmanager holds the alert with the server's ministry and
     # site. The real metric is put back afterwards.
-    ports = lab_hosts()
     metric = "/var/lib/prometheus/node-exporter/patn_backup.prom"
-    server = [*ssh_base, "-p", str(ports["ptn-dc-srv1"]), "lab-admin@127.0.0.1"]
+    server = on(ssh_base, "ptn-dc-srv1")
     stale = (
         f"sudo -n cp {metric} /root/patn_backup.prom.saved && "
         f"printf 'patn_backup_last_success_timestamp_seconds %d\\n' $(( $(date +%s) - 2 * 86400 ))"
@@ -148,7 +144,7 @@ def test_a_stale_backup_raises_its_alert_in_the_data_centre(ssh_base):
     assert run([*server, stale]).returncode == 0
     try:
         waited = run(
-            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"],
+            [*on(ssh_base, "ptn-dc-mon1"), "python3 -"],
             input=ALERT_WAIT
             % {"deadline": 120, "name": "BackupStale", "label": "instance", "value": "ptn-dc-srv1"},
             timeout=180,

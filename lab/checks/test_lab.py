@@ -14,7 +14,7 @@ import re
 import time
 
 import pytest
-from conftest import ALERT_WAIT, TOP, lab_hosts, lab_inventory, on, playbook, run
+from conftest import ALERT_WAIT, TOP, lab_inventory, on, playbook, run
 from test_clients import (
     ESERVICE_NAME,
     STAFF_CLIENTS,
@@ -54,7 +54,6 @@ def test_a_line_written_on_a_site_router_reaches_the_data_centre_s_store(ssh_bas
     # to the collector on the monitoring host, which files it under the
     # router's ministry and site (roles/base, roles/log_collector).
     inventory = lab_inventory()
-    ports = lab_hosts()
     routers = sorted(host for host, values in inventory.items() if values["patn_device_role"] == "router")
     assert routers, "the lab has no site router"
     missing = []
@@ -62,12 +61,10 @@ def test_a_line_written_on_a_site_router_reaches_the_data_centre_s_store(ssh_bas
         values = inventory[router]
         path = f"/var/log/patn/{values['patn_ministry']}/{values['patn_site']['code']}/{router}.log"
         marker = f"patn-lab-log-{router}-{time.time_ns()}"
-        written = run(
-            [*ssh_base, "-p", str(ports[router]), "lab-admin@127.0.0.1", f"logger -t patn-lab {marker}"]
-        )
+        written = run([*on(ssh_base, router), f"logger -t patn-lab {marker}"])
         assert written.returncode == 0, f"{router}: logger failed: {written.stderr}"
         found = run(
-            [*ssh_base, "-p", str(ports["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "sh -s"],
+            [*on(ssh_base, "ptn-dc-mon1"), "sh -s"],
             input=STORE_WAIT % {"seconds": 60, "marker": marker, "path": path},
             timeout=120,
         )
@@ -81,9 +78,8 @@ def test_the_audit_trail_of_the_site_run_reaches_the_data_centre_s_store(ssh_bas
     # The last play of site.yml ships the run's audit lines to the collector
     # (playbooks/audit-ship.yml): the lab's real run of site.yml is there.
     listing = run(
-        [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1",
-         "sudo -n sh -c 'head -qn1 /var/log/patn/audit/*.jsonl'"],
-    )  # fmt: skip
+        [*on(ssh_base, "ptn-dc-mon1"), "sudo -n sh -c 'head -qn1 /var/log/patn/audit/*.jsonl'"],
+    )
     assert listing.returncode == 0, f"ptn-dc-mon1: no audit file in /var/log/patn/audit: {listing.stderr}"
     starts = [json.loads(line) for line in listing.stdout.splitlines() if line.strip()]
     runs = [
@@ -158,7 +154,7 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     # ministry and site (the alert the operators receive). With the WAN back,
     # the tunnel comes back by itself and the alert is resolved.
     router, site = "justice-tgi-bzv-rtr1", ("justice", "tgi-bzv")
-    monitoring = [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"]
+    monitoring = [*on(ssh_base, "ptn-dc-mon1"), "python3 -"]
     container = f"patn-lab-{router}"
     cut = run(["podman", "exec", container, "sh", "-c", SITE_CUT])
     assert cut.returncode == 0, cut.stderr
@@ -476,7 +472,7 @@ def test_the_data_centre_s_prometheus_watches_every_lab_host(ssh_base):
     inventory = lab_inventory()
     address = inventory["ptn-dc-mon1"]["patn_management_address"]
     result = run(
-        [*ssh_base, "-p", str(lab_hosts()["ptn-dc-mon1"]), "lab-admin@127.0.0.1", "python3 -"],
+        [*on(ssh_base, "ptn-dc-mon1"), "python3 -"],
         input=PROMETHEUS_VIEW % address,
         timeout=240,
     )

@@ -14,7 +14,7 @@ device."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import TOP, lab_hosts, lab_inventory, lab_parts, run
+from conftest import TOP, lab_hosts, lab_inventory, lab_parts, on, run
 
 # Each host's last Lynis report (lynis-report.dat).
 REPORTS = TOP / ".cache" / "lynis"
@@ -38,8 +38,8 @@ def report_values(report, key):
 def audits(ssh_base):
     """Host name -> (its security updates left, Lynis' report), audited side by side."""
 
-    def audit(port):
-        return run([*ssh_base, "-p", str(port), "lab-admin@127.0.0.1", AUDIT], timeout=900)
+    def audit(name):
+        return run([*on(ssh_base, name), AUDIT], timeout=900)
 
     hosts = lab_hosts()
     inventory = lab_inventory()
@@ -55,7 +55,7 @@ def audits(ssh_base):
         (sorted(failing_over), ["packages", "uplinks"]),
     ):
         with lab_parts(*parts), ThreadPoolExecutor(max_workers=max(len(group), 1)) as pool:
-            results.update(zip(group, pool.map(audit, [hosts[name] for name in group]), strict=True))
+            results.update(zip(group, pool.map(audit, group), strict=True))
     return results
 
 
