@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup images check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status link-report drift plan-diff benchmark-inventory benchmark-speed constraints bundle
+.PHONY: help setup images ee check-collections lint unit validate setup-check molecule test test-log lab lab-check lab-destroy report status link-report drift plan-diff benchmark-inventory benchmark-speed constraints bundle
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ test: test-log check-collections images ## The whole suite: what CI runs
 
 test-log:
 	@mkdir -p $(dir $(TEST_LOG)) && : > $(TEST_LOG)
+
+ee: images ## The execution environment for AWX and ansible-runner, localhost/patn-ee:latest (ee/Containerfile), when its inputs changed
+	@scripts/build-ee
 
 lab-check: images ## The main job end to end on a fresh lab, then tear it down
 	@scripts/lab check

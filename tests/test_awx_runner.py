@@ -10,51 +10,25 @@ registry inventory plugin is loaded from the project or not at all.
 """
 
 import json
-import os
-import shutil
-import subprocess
 
 import ansible_runner
 import pytest
 from ansible_collections.patn.infra.plugins.module_utils import registry
+from awx_input import copy_project, install_project_collection
 from conftest import TOP
 
 PRODUCTION = TOP / "inventories" / "production"
-
-
-def project_files():
-    """The files of a checkout: tracked, and new ones not ignored (the .venv is ignored)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=TOP, capture_output=True, check=True,
-    )  # fmt: skip
-    return sorted({name for name in listed.stdout.decode().split("\0") if name})
 
 
 def input_directory(tmp_path, install_collections=True):
     """ansible-runner's input directory, as AWX builds it for a job of the project."""
     private = tmp_path / "runner"
     project = private / "project"
-    for name in project_files():
-        source = TOP / name
-        if not source.exists() and not source.is_symlink():
-            continue  # deleted in the working tree, not yet committed
-        target = project / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(source.readlink())
-        else:
-            shutil.copy2(source, target)
+    copy_project(project)
     collections = private / "requirements_collections"
     collections.mkdir()
     if install_collections:
-        # The project sync's step, in the project's checkout, with AWX's collection path.
-        subprocess.run(
-            ["ansible-galaxy", "collection", "install", "-r", "collections/requirements.yml",
-             "--collections-path", str(collections)],
-            cwd=project, check=True, capture_output=True, timeout=120,
-            env={"PATH": os.environ["PATH"], "ANSIBLE_COLLECTIONS_PATH": str(collections)},
-        )  # fmt: skip
+        install_project_collection(project, collections)
     # The inventory source of the project (registry.yml, its registry/ and group_vars/).
     (private / "inventory").symlink_to(project / "inventories" / "production")
     env = private / "env"

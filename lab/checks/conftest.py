@@ -28,10 +28,10 @@ LAB_DIR = TOP / ".lab"
 # cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
 # change, a router made new) and ends with Prometheus' view of every host; the
 # hosts' lane checks each host on its out-of-band port, the backups and a
-# restore, then Lynis.
+# restore, a ministry's job in the execution environment, then Lynis.
 LANES = {
     "sites": ["test_clients.py", "test_lab.py"],
-    "hosts": ["test_hosts.py", "test_lynis.py"],
+    "hosts": ["test_hosts.py", "test_execution_environment.py", "test_lynis.py"],
 }
 # The parts of the lab a check can hold to itself (lab_parts).
 PARTS = {
