@@ -2,7 +2,8 @@
 through Ansible, and the two lanes the checks run in.
 
 The checks run in two lanes side by side (scripts/lab: pytest-xdist, two
-workers), each lane a list of files run in order by one worker (LANES). A
+workers), each lane a list of files run by one worker (LANES), in the
+order pytest collects them (alphabetical, not the list's order). A
 check that changes a part of the lab another check of the other lane relies
 on names it (`@pytest.mark.lab_parts("packages")`, PARTS): it holds that
 part to itself while it runs, and a check of the other lane naming it waits.
@@ -23,7 +24,7 @@ TOP = Path(__file__).resolve().parents[2]
 INVENTORY = TOP / "inventories" / "lab"
 LAB_DIR = TOP / ".lab"
 
-# Lane -> its files, in the order they run. The sites' lane goes from the
+# Lane -> its files (run in pytest's order: alphabetical). The sites' lane goes from the
 # clients' view of a healthy lab and a second site.yml to the faults (a site
 # cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
 # change, a router made new) and ends with Prometheus' view of every host; the
