@@ -3,7 +3,7 @@ through Ansible, and the two lanes the checks run in.
 
 The checks run in two lanes side by side (scripts/lab: pytest-xdist, two
 workers), each lane a list of files run by one worker (LANES), in the
-order pytest collects them (alphabetical, not the list's order). A
+list's order (pytest_collection_modifyitems). A
 check that changes a part of the lab another check of the other lane relies
 on names it (`@pytest.mark.lab_parts("packages")`, PARTS): it holds that
 part to itself while it runs, and a check of the other lane naming it waits.
@@ -24,7 +24,7 @@ TOP = Path(__file__).resolve().parents[2]
 INVENTORY = TOP / "inventories" / "lab"
 LAB_DIR = TOP / ".lab"
 
-# Lane -> its files (run in pytest's order: alphabetical). The sites' lane goes from the
+# Lane -> its files, run in this order. The sites' lane goes from the
 # clients' view of a healthy lab and a second site.yml to the faults (a site
 # cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
 # change, a router made new) and ends with Prometheus' view of every host; the
@@ -32,7 +32,9 @@ LAB_DIR = TOP / ".lab"
 # restore, a ministry's job in the execution environment, then Lynis.
 LANES = {
     "sites": ["test_clients.py", "test_lab.py"],
-    "hosts": ["test_hosts.py", "test_execution_environment.py", "test_lynis.py"],
+    # The execution environment's job last: it holds the hosts' packages
+    # and the e-service, which the sites' lane (the critical path) needs.
+    "hosts": ["test_hosts.py", "test_lynis.py", "test_execution_environment.py"],
 }
 # The parts of the lab a check can hold to itself (lab_parts).
 PARTS = {
@@ -63,6 +65,21 @@ class LaneScheduling(LoadScopeScheduling):
                 f"lab/checks/{filename} is in no lane: add it to LANES in lab/checks/conftest.py"
             )
         return lane
+
+
+def lane_file(item):
+    """(lane, rank of the item's file in its lane): LANES' order."""
+    filename = item.path.name
+    for lane, files in LANES.items():
+        if filename in files:
+            return lane, files.index(filename)
+    return "", 0  # refused by LaneScheduling, naming the file
+
+
+def pytest_collection_modifyitems(items):
+    # Every worker collects the same items and sorts them the same way, so
+    # xdist sees one order; the sort is stable: a file's checks keep theirs.
+    items.sort(key=lane_file)
 
 
 def pytest_xdist_make_scheduler(config, log):
