@@ -28,8 +28,8 @@ LAB_DIR = TOP / ".lab"
 # clients' view of a healthy lab and a second site.yml to the faults (a site
 # cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
 # change, a router made new) and ends with Prometheus' view of every host; the
-# hosts' lane checks each host on its out-of-band port, the backups and a
-# restore, a ministry's job in the execution environment, then Lynis.
+# hosts' lane runs a ministry's job in the execution environment, then checks
+# each host on its out-of-band port, the backups and a restore, then Lynis.
 LANES = {
     "sites": ["test_clients.py", "test_lab.py"],
     # The execution environment's job first: its check-mode run must see the
@@ -56,33 +56,26 @@ PARTS = {
 LOCKS = TOP / ".cache" / "lab-locks"
 
 
+def lane_of(filename):
+    """(lane, rank of the file in its lane): LANES' order. A file in no lane
+    would run in a third one, beside both: refused, naming it."""
+    for lane, files in LANES.items():
+        if filename in files:
+            return lane, files.index(filename)
+    raise pytest.UsageError(f"lab/checks/{filename} is in no lane: add it to LANES in lab/checks/conftest.py")
+
+
 class LaneScheduling(LoadScopeScheduling):
     """xdist's scheduling by scope, a scope being a lane (LANES)."""
 
     def _split_scope(self, nodeid):
-        filename = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-        lane = next((lane for lane, files in LANES.items() if filename in files), None)
-        # A file in no lane would run in a third one, beside both.
-        if lane is None:
-            raise pytest.UsageError(
-                f"lab/checks/{filename} is in no lane: add it to LANES in lab/checks/conftest.py"
-            )
-        return lane
-
-
-def lane_file(item):
-    """(lane, rank of the item's file in its lane): LANES' order."""
-    filename = item.path.name
-    for lane, files in LANES.items():
-        if filename in files:
-            return lane, files.index(filename)
-    return "", 0  # refused by LaneScheduling, naming the file
+        return lane_of(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])[0]
 
 
 def pytest_collection_modifyitems(items):
     # Every worker collects the same items and sorts them the same way, so
     # xdist sees one order; the sort is stable: a file's checks keep theirs.
-    items.sort(key=lane_file)
+    items.sort(key=lambda item: lane_of(item.path.name))
 
 
 def pytest_xdist_make_scheduler(config, log):
