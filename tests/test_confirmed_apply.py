@@ -13,6 +13,7 @@ every live file, timer and record as it was.
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -80,6 +81,10 @@ class FakeHost:
             dest = self.root / entry["dest"]
             out[entry["dest"]] = (dest.read_text(), dest.stat().st_mode & 0o7777) if dest.exists() else None
         return out
+
+    def stage_is_live(self):
+        """Every staged src has its dest's content."""
+        return all(Path(entry["src"]).read_text() == Path(entry["dest"]).read_text() for entry in self.files)
 
     def snapshot(self):
         # outcome.json is a record of what happened, not a change to the host.
@@ -198,6 +203,27 @@ def test_a_file_that_was_absent_is_removed_by_the_rollback(tmp_path):
     assert all(value is None for value in host.live().values())
 
 
+def test_after_a_rollback_the_stage_is_what_is_live_and_check_mode_finds_nothing_due(tmp_path):
+    # Else the drift report (check mode) would take the refused candidate for a change still due.
+    host = FakeHost(tmp_path, FIXTURES / "cases" / "update_tunnel")
+    modes = {entry["src"]: os.stat(entry["src"]).st_mode for entry in host.files}
+    host.run_module()
+    host.fire_timer()
+    assert host.stage_is_live()
+    assert {entry["src"]: os.stat(entry["src"]).st_mode for entry in host.files} == modes, "a mode changed"
+    host.setup["check_mode"] = True
+    again = host.run_module()
+    assert not again.get("failed"), again.get("msg")
+    assert again["changed"] is False, again.get("changed_files")
+
+
+def test_after_a_first_apply_is_rolled_back_its_stage_is_gone(tmp_path):
+    host = FakeHost(tmp_path, FIXTURES / "cases" / "first_apply")
+    host.run_module()
+    host.fire_timer()
+    assert not any(os.path.exists(entry["src"]) for entry in host.files)
+
+
 def test_after_a_reboot_the_files_come_back_before_any_service_starts(tmp_path):
     host = FakeHost(tmp_path, FIXTURES / "cases" / "update_tunnel")
     before = host.live()
@@ -205,6 +231,7 @@ def test_after_a_reboot_the_files_come_back_before_any_service_starts(tmp_path):
     log = host.commands
     subprocess.run(["/bin/sh", str(host.change_dir / "rollback"), "--boot"], check=True, env=host.env())
     assert host.live() == before
+    assert host.stage_is_live()
     assert host.commands == log, "the boot rollback ran a service command"
     unit = (host.root / "systemd" / "patn-rollback-boot.service").read_text()
     assert f"for s in {host.state_dir}/*/rollback" in unit

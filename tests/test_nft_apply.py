@@ -182,6 +182,11 @@ def test_rollback_timer_restores_the_ruleset_of_before(tmp_path):
     assert not (host.change_dir / "pending.json").exists()
     assert "tcp dport 22 accept" in host.dest.read_text()
     assert "443" not in host.dest.read_text()
+    # The stage holds the boot file's ruleset again: check mode finds nothing due.
+    assert host.src.read_text() == host.dest.read_text()
+    host.setup["check_mode"] = True
+    assert host.run_module()["changed"] is False
+    host.setup["check_mode"] = False
     # A confirmation arriving after that is refused.
     late = host.run_module(phase="confirm")
     assert late["failed"]

@@ -33,10 +33,11 @@ LAB_DIR = TOP / ".lab"
 LANES = {
     "sites": ["test_clients.py", "test_lab.py"],
     # The execution environment's job first: its check-mode run must see the
-    # converged lab, before the sites' lane's faults (a wrong tunnel change
-    # is reverted on the router but stays staged there: a later check-mode
-    # run reports the tunnel changed, as CI of bf00de3 showed). It holds the
-    # hosts' packages, so the second site.yml waits for it.
+    # converged lab, before the sites' lane's faults leave a site cut off or
+    # a router being reverted (run after the wrong tunnel change, it reported
+    # the tunnel changed in CI of bf00de3: the revert left the refused file
+    # staged; a rollback now puts the live file back in the stage). It holds
+    # the hosts' packages, so the second site.yml waits for it.
     "hosts": ["test_execution_environment.py", "test_hosts.py", "test_lynis.py"],
 }
 # The parts of the lab a check can hold to itself (lab_parts).

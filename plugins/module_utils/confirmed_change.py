@@ -14,7 +14,10 @@ A change is applied in three steps, like a router's "commit confirmed":
    has finished): disarm the timer, finish (nft_apply writes its boot file),
    record what is live.
 3. otherwise the timer runs the rollback script: the backups back in place,
-   the services activated again. After a reboot inside the window,
+   the services activated again, and each staged candidate made a copy of
+   what is live again (so that a later check-mode run, the drift report,
+   does not take the refused candidate for a change still due). After a
+   reboot inside the window,
    patn-rollback-boot.service runs the same script early (files only,
    before the network and the firewall start).
 
@@ -117,6 +120,10 @@ class Change:
     def files(self):
         """(src, dest) pairs installed in place at apply time."""
         return []
+
+    def staged(self):
+        """(src, dest) pairs: each src is set back to dest's content by a rollback."""
+        return self.files()
 
     def check(self):
         """Refuse invalid candidates (fail_json); nothing is changed yet."""
@@ -337,6 +344,19 @@ class Change:
                 restore.append(f"cp -p {shlex.quote(copy)} {staged} && mv -f {staged} {shlex.quote(dest)}")
             else:
                 restore.append(f"rm -f {shlex.quote(dest)}")
+        # The staged candidates, after the files: their content becomes what
+        # was live (absent when it was), their mode and owner stay the stage's.
+        for number, (src, dest) in enumerate(self.staged()):
+            previous = read(dest, "rb")
+            if previous is None or not os.path.exists(src):
+                restore.append(f"rm -f {shlex.quote(src)}")
+                continue
+            copy = os.path.join(backup, f"staged-{number}")
+            stat = os.stat(src)
+            owner = (stat.st_uid, stat.st_gid) if os.geteuid() == 0 else None
+            write_atomically(copy, previous, stat.st_mode & 0o7777, owner=owner)
+            staged = shlex.quote(src + ".patn-restore")
+            restore.append(f"cp -p {shlex.quote(copy)} {staged} && mv -f {staged} {shlex.quote(src)}")
         self.backup_extra()
         for stale in ("activation", "outcome.json"):
             if os.path.exists(self.path(stale)):

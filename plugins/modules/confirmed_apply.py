@@ -21,6 +21,9 @@ description:
     finished. When it cannot connect (the new tunnel or address cut the path), the timer restores the
     backups and runs O(deactivate) and O(activate) again; the task fails and says so once the host
     answers again. An activation that fails is undone at once.
+  - A rollback also sets each O(files[].src) back to the content of its O(files[].dest) (keeping the
+    stage's mode and owner; removed when the dest was absent), so that a later check-mode run (the
+    drift report) does not take the refused candidate for a change still due.
   - A reboot inside the rollback window is undone too. C(patn-rollback-boot.service) (installed by
     the module) restores the backups early at boot, before the network and the firewall start.
   - Supports check mode and diff mode (one diff per changed file).

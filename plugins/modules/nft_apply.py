@@ -17,7 +17,9 @@ description:
   - The task's action plugin confirms by itself over a NEW connection to the host, once the ruleset is
     loaded, so the confirmation travels through the new ruleset. A ruleset that cuts the management
     path cannot be confirmed, so the timer restores the previous ruleset, the task fails and says so
-    once the host answers again. A ruleset the kernel refuses is undone at once.
+    once the host answers again. A ruleset the kernel refuses is undone at once. A rollback also sets
+    O(src) back to the content of O(dest), so that a later check-mode run does not take the refused
+    ruleset for a change still due.
   - Only a confirmed ruleset is written to O(dest), the file loaded at boot, so a reboot during the
     rollback window also brings the previous ruleset back.
   - Idempotent. Nothing is applied when O(src) equals O(dest) and the live ruleset is still the one
@@ -199,6 +201,10 @@ class NftChange(Change):
         # Nothing is installed in place: the kernel is loaded from a copy of
         # src, and dest (the boot file) is written only after confirmation.
         return []
+
+    def staged(self):
+        # After a rollback the stage holds the boot file's ruleset again.
+        return [(self.src, self.dest)]
 
     def apply(self, result):
         if read(self.src) is None:

@@ -306,6 +306,9 @@ def test_a_wrong_tunnel_change_through_the_tunnel_came_back_by_itself(router):
     assert "d3JvbmcgaHViIGtleTogdGhlIGxhYidzIG93biBvbmU=" not in configuration
     assert "d3JvbmcgaHViIGtleTogdGhlIGxhYidzIG93biBvbmU=" not in router.check_output("wg show wg0 peers")
     assert not router.file("/var/lib/patn-apply/tunnel/pending.json").exists
+    # The stage is the live file again: a later check-mode run (make drift)
+    # does not report the refused key as a change still due.
+    assert router.file("/etc/patn-router/tunnel/wg0.conf").content_string == configuration
 
 
 # --- A new router fails closed ----------------------------------------------------------
