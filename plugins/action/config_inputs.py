@@ -37,7 +37,7 @@ def load_spec(path: Path, entry_point: str) -> dict:
     return entry["checked"]
 
 
-def _hidden(where: str, value) -> bool:
+def hidden(where: str, value) -> bool:
     """A value never shown: under a secret name, or from ansible-vault."""
     vaulted = (
         isinstance(value, EncryptedString) or VaultHelper.get_ciphertext(value, with_tags=False) is not None
@@ -68,7 +68,7 @@ class ActionModule(ActionBase):
             try:
                 # Lazy: a part of the value is computed when the check reads it.
                 refusals = config_values.check(
-                    name, self._templar.resolve_variable_expression(name), spec, _hidden
+                    name, self._templar.resolve_variable_expression(name), spec, hidden
                 )
             except AnsibleUndefinedVariable:
                 continue  # the argument specs and the role's own checks deal with it

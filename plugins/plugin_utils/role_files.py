@@ -15,10 +15,11 @@ the `file` tasks that link or remove a file (nginx and FreeRADIUS enable
 their sites that way), and `patn.infra.confirmed_apply`, which puts the
 files staged by those tasks in place (each is reported where its program
 reads it, its `dest`). `include_tasks` and `include_role` are followed per
-loop item. The roles' input checks (`assert` tasks, and the argument specs
-Ansible checks before each role) are evaluated too, so an unset required
-input is reported with the role's own message, naming the host and the
-variable.
+loop item. The roles' input checks (`assert` tasks, the argument specs
+Ansible checks before each role, and `patn.infra.config_inputs`, the values
+each configuration file can take) are evaluated too, so an unset required
+input or a value its file cannot take is reported with the role's own
+message, naming the host and the variable.
 
 Variables come from Ansible's VariableManager for each task, so the
 precedence is Ansible's (role defaults < inventory < role vars < task vars).
@@ -64,6 +65,8 @@ from ansible.template import Templar, trust_as_template
 from ansible.utils.vars import combine_vars
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
+from ansible_collections.patn.infra.plugins.action.config_inputs import hidden, load_spec
+from ansible_collections.patn.infra.plugins.module_utils import config_values
 from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
 
 # Actions the walk acts on; every other task is skipped (it would change a
@@ -76,7 +79,10 @@ INCLUDE_TASKS = "include_tasks"
 INCLUDE_ROLE = "include_role"
 ARGUMENT_SPEC = "validate_argument_spec"
 CONFIRMED_APPLY = "confirmed_apply"
-ACTED_ON = {TEMPLATE, ASSERT, COPY, FILE, INCLUDE_TASKS, INCLUDE_ROLE, ARGUMENT_SPEC, CONFIRMED_APPLY}
+CONFIG_INPUTS = "config_inputs"
+ACTED_ON = {
+    TEMPLATE, ASSERT, COPY, FILE, INCLUDE_TASKS, INCLUDE_ROLE, ARGUMENT_SPEC, CONFIRMED_APPLY, CONFIG_INPUTS
+}  # fmt: skip
 
 # A placeholder never looks like a secret: this prefix, then a short hash.
 PLACEHOLDER_PREFIX = "placeholder-"
@@ -164,6 +170,19 @@ def placeholders(example: Mapping, hosts: set[str], ministries: set[str]) -> dic
         return value
 
     return {name: shape(value, name) for name, value in example.items()}
+
+
+def _vault_unknown(value: Any) -> Any:
+    """The value with each string made from a vault placeholder as None (not
+    checked, as the config_inputs action skips a vault variable it cannot
+    read): its real value is only known with the vault."""
+    if isinstance(value, Mapping):
+        return {key: _vault_unknown(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_vault_unknown(item) for item in value]
+    if isinstance(value, str) and PLACEHOLDER_PREFIX in value:
+        return None
+    return value
 
 
 class _VaultlessLoader(DataLoader):
@@ -424,6 +443,7 @@ class RoleFiles:
             COPY: self._copy,
             FILE: self._file,
             CONFIRMED_APPLY: self._confirmed_apply,
+            CONFIG_INPUTS: self._config_inputs,
             INCLUDE_TASKS: self._include_tasks,
             INCLUDE_ROLE: self._include_role,
         }
@@ -487,6 +507,22 @@ class RoleFiles:
                 message = " ".join(str(step.templar.template(message)).split())
                 step.visit.result.problems.append(Problem(step.visit.host.name, step.where, message))
                 return
+
+    def _config_inputs(self, step: _Step) -> None:
+        """The role's meta/config_inputs.yml, as the patn.infra.config_inputs
+        action checks it: each value that cannot go into its configuration
+        file is a problem, named by its path in the variable."""
+        if not self._first_time(step):
+            return
+        task = step.task
+        spec = task.args.get("spec") or str(Path(task._role._role_path) / "meta" / "config_inputs.yml")
+        for name, kinds in load_spec(Path(spec), task.args.get("entry_point", "main")).items():
+            try:
+                value = step.templar.resolve_variable_expression(name)
+            except AnsibleUndefinedVariable:
+                continue  # as the action: the argument specs and the role's checks deal with it
+            for refusal in config_values.check(name, _vault_unknown(value), kinds, hidden):
+                step.visit.result.problems.append(Problem(step.visit.host.name, step.where, refusal))
 
     def _source(self, task, kind: str, source: str) -> Path:
         """A role's templates/ or files/ file, else one next to the playbook."""
