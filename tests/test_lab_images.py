@@ -29,7 +29,8 @@ def role_variables(role):
 
 
 def packages_of(value, variables):
-    """Package names in an apt task's name: a list, a word, a variable, or an expression's quoted words."""
+    """Package names in an apt task's name: a list, a word, a variable, or an expression's quoted
+    words and the role's package variables (<role>__packages...) it names."""
     if isinstance(value, list):
         return {word for item in value for word in packages_of(item, variables)}
     text = str(value)
@@ -37,7 +38,10 @@ def packages_of(value, variables):
     if variable:
         return packages_of(variables[variable.group(1)], variables)
     if "{{" in text:
-        return set(re.findall(r"'([a-z0-9][a-z0-9.+-]+)'", text))
+        named = {name for name in re.findall(r"\b\w+__packages\w*\b", text) if name in variables}
+        return set(re.findall(r"'([a-z0-9][a-z0-9.+-]+)'", text)).union(
+            *(packages_of(variables[name], variables) for name in named)
+        )
     return {text}
 
 
@@ -49,7 +53,7 @@ def role_installs():
         for task in yaml.safe_load(tasks_file.read_text()) or []:
             for key in APT & set(task):
                 args = task[key]
-                if "name" not in args:  # apt's cache only (update_cache)
+                if "name" not in args or args.get("state") == "absent":  # the cache only, or a removal
                     continue
                 with_recommends = args.get("install_recommends", True) is not False
                 for package in packages_of(args["name"], role_variables(role)):
@@ -61,6 +65,9 @@ def test_the_roles_install_packages_at_all():
     # Guards the parser above: a role's package seen through each form.
     names = {package for package, _ in role_installs()}
     assert {"chrony", "hostapd", "kea-dhcp4-server", "wireguard-go", "postgresql", "restic"} <= names
+    # Through role variables named in an expression (roles/base/tasks/main.yml).
+    through = {("rsyslog-gnutls", True), ("nftables", False), ("prometheus-node-exporter", False)}
+    assert through <= role_installs()
 
 
 def test_every_package_a_role_installs_is_in_the_molecule_images_as_the_role_installs_it():
