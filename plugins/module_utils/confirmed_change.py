@@ -85,6 +85,12 @@ def write_atomically(path, content, mode, owner=None):
         raise
 
 
+def put_back(copy, path):
+    """The rollback's shell line that puts a backup copy at path, whole or not at all."""
+    temporary = shlex.quote(path + ".patn-restore")
+    return f"cp -p {shlex.quote(copy)} {temporary} && mv -f {temporary} {shlex.quote(path)}"
+
+
 class Candidate(NamedTuple):
     src: str
     dest: str
@@ -340,8 +346,7 @@ class Change:
                 shutil.copy2(dest, copy)
                 stat = os.stat(dest)
                 os.chown(copy, stat.st_uid, stat.st_gid)
-                staged = shlex.quote(dest + ".patn-restore")
-                restore.append(f"cp -p {shlex.quote(copy)} {staged} && mv -f {staged} {shlex.quote(dest)}")
+                restore.append(put_back(copy, dest))
             else:
                 restore.append(f"rm -f {shlex.quote(dest)}")
         # The staged candidates, after the files: their content becomes what
@@ -355,8 +360,7 @@ class Change:
             stat = os.stat(src)
             owner = (stat.st_uid, stat.st_gid) if os.geteuid() == 0 else None
             write_atomically(copy, previous, stat.st_mode & 0o7777, owner=owner)
-            staged = shlex.quote(src + ".patn-restore")
-            restore.append(f"cp -p {shlex.quote(copy)} {staged} && mv -f {staged} {shlex.quote(src)}")
+            restore.append(put_back(copy, src))
         self.backup_extra()
         for stale in ("activation", "outcome.json"):
             if os.path.exists(self.path(stale)):
