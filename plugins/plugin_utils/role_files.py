@@ -65,9 +65,9 @@ from ansible.template import Templar, trust_as_template
 from ansible.utils.vars import combine_vars
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
-from ansible_collections.patn.infra.plugins.action.config_inputs import hidden, load_spec
 from ansible_collections.patn.infra.plugins.module_utils import config_values
 from ansible_collections.patn.infra.plugins.plugin_utils.ansible_private import object_id
+from ansible_collections.patn.infra.plugins.plugin_utils.config_inputs_spec import hidden, load_spec
 
 # Actions the walk acts on; every other task is skipped (it would change a
 # device, or only reads one).
