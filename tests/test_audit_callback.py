@@ -21,7 +21,7 @@ from datetime import datetime
 import pytest
 from ansible_collections.patn.infra.plugins.callback import audit
 from ansible_collections.patn.infra.plugins.module_utils import secret_words
-from conftest import FIXTURES, TOP, run_playbook
+from conftest import COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
 
 AUDIT = FIXTURES / "audit"
 SECRETS = [
@@ -393,7 +393,7 @@ def summary(*args):
         capture_output=True,
         text=True,
         check=False,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT,
     )
 
 

@@ -14,7 +14,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import FIXTURES, TOP, run_playbook
+from conftest import COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
 
 DRIFT = FIXTURES / "audit_drift"
 LOG = DRIFT / "log"
@@ -162,7 +162,7 @@ def drift(*args, stdin=None):
         text=True,
         input=stdin,
         check=False,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT,
     )
 
 

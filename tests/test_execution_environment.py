@@ -9,7 +9,7 @@ import re
 import subprocess
 
 import yaml
-from conftest import TOP
+from conftest import COMMAND_TIMEOUT, TOP
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$", re.MULTILINE)
 
@@ -38,7 +38,7 @@ def test_ansible_builder_writes_the_build_context(tmp_path):
     context = tmp_path / "context"
     created = subprocess.run(
         ["ansible-builder", "create", "--file", "execution-environment.yml", "--context", str(context)],
-        cwd=TOP, capture_output=True, text=True, timeout=120, check=False,
+        cwd=TOP, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
     assert (context / "_build" / "requirements.txt").read_text() == (

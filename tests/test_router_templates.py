@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.module_utils import nft_ruleset, registry
-from conftest import TOP
+from conftest import COMMAND_TIMEOUT, TOP
 
 FIXTURES = TOP / "tests" / "fixtures" / "router"
 
@@ -26,7 +26,7 @@ def run_playbook(playbook, *arguments):
         text=True,
         cwd=TOP,
         env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory"),
-        timeout=120,
+        timeout=COMMAND_TIMEOUT,
         check=False,
     )
 

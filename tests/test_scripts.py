@@ -9,7 +9,7 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import TOP
+from conftest import COMMAND_TIMEOUT, TOP
 
 
 def stand_in(folder, name, body):
@@ -28,7 +28,7 @@ def run(script, *args, env_extra=None, path_first=None):
         text=True,
         check=False,
         env=env,
-        timeout=60,
+        timeout=COMMAND_TIMEOUT,
     )
 
 
@@ -274,6 +274,7 @@ def suite(tmp_path):
         'echo "============ Lab checks ============"\n'
         'echo "dhcp lease  ptn-hq-rtr1  passed"\n'
         'echo "1 of 1 checks passed"\n'
+        '[ -n "${LAB_RC:-}" ] && echo "FAILED lab/checks/test_lab.py::test_lease - no lease"\n'
         'echo "============ 1 passed in 1.23s ============"\n'
         f"touch {tmp_path}/lab-ended\n"
         'exit "${LAB_RC:-0}"',
@@ -292,7 +293,8 @@ def suite(tmp_path):
         'case " $* " in *" molecule "*) mkdir -p .cache/molecule\n'
         '  echo "===== router: what failed (1, the last one first)" \\\n'
         "  > .cache/molecule/failed-tasks.txt;; esac\n"
-        'for target in $FAIL_TARGETS; do case " $* " in *" $target "*) exit 2;; esac; done\n'
+        'for target in $FAIL_TARGETS; do case " $* " in *" $target "*)\n'
+        '  echo "FAILED tests/test_x.py::test_in_$target - boom"; exit 2;; esac; done\n'
         "exit 0",
     )
     stand_in(bin_folder, "sysctl", 'echo "${INOTIFY:-1024}"')
@@ -304,7 +306,7 @@ def suite(tmp_path):
             text=True,
             check=False,
             env=dict(os.environ, PATH=f"{bin_folder}:{os.environ['PATH']}", **env),
-            timeout=60,
+            timeout=COMMAND_TIMEOUT,
         )
         return result, calls.read_text().splitlines()
 
@@ -340,7 +342,12 @@ def test_suite_shows_a_failed_lab_s_whole_log_and_still_runs_molecule(suite):
     assert "lab check FAILED (exit 3)" in result.stdout
     assert "TASK [a lab task that prints this line]" in result.stdout
     assert len(calls) == 2
-    assert "FAILED after 0 min: lab check" in result.stdout
+    # Last, what failed: CI shows only a long output's end.
+    end = result.stdout[result.stdout.index("what failed in the lab check") :]
+    assert "=== lab checks (lab/checks)" in end
+    assert "FAILED lab/checks/test_lab.py::test_lease - no lease" in end
+    assert "a lab task that prints this line" not in end
+    assert end.rstrip().endswith("FAILED after 0 min: lab check")
 
 
 def test_suite_failing_offline_part_stops_neither_molecule_nor_the_lab(suite):
@@ -348,8 +355,11 @@ def test_suite_failing_offline_part_stops_neither_molecule_nor_the_lab(suite):
     assert result.returncode == 1
     assert calls[1].startswith("make --no-print-directory molecule")
     assert "lab check passed" in result.stdout
-    assert "FAILED after 0 min: lint/unit/setup-check/validate" in result.stdout
-    assert "what failed" not in result.stdout
+    end = result.stdout[result.stdout.index("what failed in lint, unit, setup-check, validate") :]
+    assert "FAILED tests/test_x.py::test_in_unit - boom" in end
+    assert end.rstrip().endswith("FAILED after 0 min: lint/unit/setup-check/validate")
+    assert "===== router: what failed" not in result.stdout
+    assert "what failed in the lab check" not in result.stdout
 
 
 def test_suite_ends_with_molecule_s_failed_tasks_after_the_lab_s_table(suite):

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.plugin_utils import site_slices
-from conftest import ANSIBLE_ENV, FIXTURES, TOP, run_playbook
+from conftest import ANSIBLE_ENV, COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
 
 SLICES = FIXTURES / "site_slices"
 ERRORS = sorted(SLICES.glob("errors/*.yml"))
@@ -34,7 +34,7 @@ def inventory(env_extra=None, *sources):
         check=False,
         cwd=TOP,
         env=dict(ANSIBLE_ENV, **(env_extra or {})),
-        timeout=120,
+        timeout=COMMAND_TIMEOUT,
     )
     return result
 

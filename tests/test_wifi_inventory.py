@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ANSIBLE_ENV, TOP
+from conftest import ANSIBLE_ENV, COMMAND_TIMEOUT, TOP
 
 SITE = "sante-chu-bzv"
 AP = f"{SITE}-ap5"
@@ -84,7 +84,9 @@ def render(tmp_path, hosts, extra_vars):
     # enabling it (and nothing else) drops the profile_tasks of ansible.cfg.
     json_only = "ansible.builtin.json"
     env = dict(ANSIBLE_ENV, ANSIBLE_STDOUT_CALLBACK=json_only, ANSIBLE_CALLBACKS_ENABLED=json_only)
-    result = subprocess.run(args, capture_output=True, text=True, check=False, cwd=TOP, env=env, timeout=300)
+    result = subprocess.run(
+        args, capture_output=True, text=True, check=False, cwd=TOP, env=env, timeout=COMMAND_TIMEOUT
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     shown = {}
     for task in json.loads(result.stdout)["plays"][0]["tasks"]:
