@@ -10,10 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from limits import HUNG_COMMAND
+
 TOP = Path(__file__).resolve().parents[1]
-# Also imported by the lab's checks, whose conftest is another: the limit
-# for a hung command is written here as tests/conftest.py's COMMAND_TIMEOUT.
-HUNG = 900
 
 
 def project_files():
@@ -45,6 +44,6 @@ def install_project_collection(project, collections):
     subprocess.run(
         ["ansible-galaxy", "collection", "install", "-r", "collections/requirements.yml",
          "--collections-path", str(collections)],
-        cwd=project, check=True, capture_output=True, timeout=HUNG,
+        cwd=project, check=True, capture_output=True, timeout=HUNG_COMMAND,
         env={"PATH": os.environ["PATH"], "ANSIBLE_COLLECTIONS_PATH": str(collections)},
     )  # fmt: skip

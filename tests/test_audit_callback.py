@@ -21,7 +21,8 @@ from datetime import datetime
 import pytest
 from ansible_collections.patn.infra.plugins.callback import audit
 from ansible_collections.patn.infra.plugins.module_utils import secret_words
-from conftest import COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
+from conftest import FIXTURES, TOP, run_playbook
+from limits import HUNG_COMMAND
 
 AUDIT = FIXTURES / "audit"
 SECRETS = [
@@ -393,7 +394,7 @@ def summary(*args):
         capture_output=True,
         text=True,
         check=False,
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
     )
 
 

@@ -14,7 +14,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
+from conftest import FIXTURES, TOP, run_playbook
+from limits import HUNG_COMMAND
 
 DRIFT = FIXTURES / "audit_drift"
 LOG = DRIFT / "log"
@@ -162,7 +163,7 @@ def drift(*args, stdin=None):
         text=True,
         input=stdin,
         check=False,
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
     )
 
 

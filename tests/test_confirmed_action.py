@@ -15,7 +15,8 @@ import json
 
 import pytest
 import yaml
-from conftest import COMMAND_TIMEOUT, TOP, run_playbook
+from conftest import TOP, run_playbook
+from limits import HUNG_COMMAND
 
 FIXTURES = TOP / "tests" / "fixtures" / "confirmed_change"
 STAND_INS = ("systemctl", "systemd-run", "networkctl")
@@ -95,7 +96,7 @@ def play(root, strategy):
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"),
             "PATN_AUDIT_DIR": str(root / "audit"),
         },
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return json.loads((root / "result.json").read_text())

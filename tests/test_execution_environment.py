@@ -9,7 +9,8 @@ import re
 import subprocess
 
 import yaml
-from conftest import COMMAND_TIMEOUT, TOP
+from conftest import TOP
+from limits import HUNG_COMMAND
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==(\S+)$", re.MULTILINE)
 
@@ -38,7 +39,7 @@ def test_ansible_builder_writes_the_build_context(tmp_path):
     context = tmp_path / "context"
     created = subprocess.run(
         ["ansible-builder", "create", "--file", "execution-environment.yml", "--context", str(context)],
-        cwd=TOP, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False,
+        cwd=TOP, capture_output=True, text=True, timeout=HUNG_COMMAND, check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
     assert (context / "_build" / "requirements.txt").read_text() == (

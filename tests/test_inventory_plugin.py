@@ -11,7 +11,8 @@ import subprocess
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.module_utils import registry
-from conftest import ANSIBLE_ENV, COMMAND_TIMEOUT, FIXTURES, TOP
+from conftest import ANSIBLE_ENV, FIXTURES, TOP
+from limits import HUNG_COMMAND
 
 # No fact cache: facts of lab hosts with the same names must not leak in.
 MINISTRIES = ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonction_publique"]
@@ -19,7 +20,7 @@ MINISTRIES = ["interieur", "ptn", "sante", "justice", "affaires_sociales", "fonc
 
 def ansible(*args, cwd=TOP):
     return subprocess.run(
-        args, capture_output=True, text=True, check=False, cwd=cwd, env=ANSIBLE_ENV, timeout=COMMAND_TIMEOUT
+        args, capture_output=True, text=True, check=False, cwd=cwd, env=ANSIBLE_ENV, timeout=HUNG_COMMAND
     )
 
 

@@ -13,7 +13,8 @@ import subprocess
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.module_utils import nft_ruleset, registry
-from conftest import COMMAND_TIMEOUT, TOP
+from conftest import TOP
+from limits import HUNG_COMMAND
 
 FIXTURES = TOP / "tests" / "fixtures" / "router"
 
@@ -26,7 +27,7 @@ def run_playbook(playbook, *arguments):
         text=True,
         cwd=TOP,
         env=dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), ANSIBLE_CACHE_PLUGIN="memory"),
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
         check=False,
     )
 

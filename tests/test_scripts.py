@@ -9,7 +9,8 @@ import subprocess
 import tarfile
 
 import pytest
-from conftest import COMMAND_TIMEOUT, TOP
+from conftest import TOP
+from limits import HUNG_COMMAND
 
 
 def stand_in(folder, name, body):
@@ -28,7 +29,7 @@ def run(script, *args, env_extra=None, path_first=None):
         text=True,
         check=False,
         env=env,
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
     )
 
 
@@ -306,7 +307,7 @@ def suite(tmp_path):
             text=True,
             check=False,
             env=dict(os.environ, PATH=f"{bin_folder}:{os.environ['PATH']}", **env),
-            timeout=COMMAND_TIMEOUT,
+            timeout=HUNG_COMMAND,
         )
         return result, calls.read_text().splitlines()
 

@@ -14,7 +14,8 @@ import subprocess
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.plugin_utils import site_slices
-from conftest import ANSIBLE_ENV, COMMAND_TIMEOUT, FIXTURES, TOP, run_playbook
+from conftest import ANSIBLE_ENV, FIXTURES, TOP, run_playbook
+from limits import HUNG_COMMAND
 
 SLICES = FIXTURES / "site_slices"
 ERRORS = sorted(SLICES.glob("errors/*.yml"))
@@ -34,7 +35,7 @@ def inventory(env_extra=None, *sources):
         check=False,
         cwd=TOP,
         env=dict(ANSIBLE_ENV, **(env_extra or {})),
-        timeout=COMMAND_TIMEOUT,
+        timeout=HUNG_COMMAND,
     )
     return result
 

@@ -19,7 +19,8 @@ import sys
 import pytest
 import yaml
 from ansible_collections.patn.infra.plugins.plugin_utils.role_files import placeholder, placeholders
-from conftest import COMMAND_TIMEOUT, FIXTURES, TOP
+from conftest import FIXTURES, TOP
+from limits import HUNG_COMMAND
 
 HERE = FIXTURES / "validate"
 ERRORS = sorted(path.stem for path in (HERE / "errors").glob("*.yml"))
@@ -30,7 +31,7 @@ PRODUCTION_VAULT = TOP / "inventories" / "production" / "group_vars" / "all" / "
 PRODUCTION_LIMIT = "site_sante_chu_bzv:role_hub"
 
 
-def validate(*arguments, timeout=COMMAND_TIMEOUT):
+def validate(*arguments, timeout=HUNG_COMMAND):
     env = dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"), CONTAINERS_CONF=str(CONTAINERS_CONF))
     return subprocess.run(
         [sys.executable, str(TOP / "scripts" / "validate"), *map(str, arguments)],

@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ANSIBLE_ENV, COMMAND_TIMEOUT, TOP
+from conftest import ANSIBLE_ENV, TOP
+from limits import HUNG_COMMAND
 
 SITE = "sante-chu-bzv"
 AP = f"{SITE}-ap5"
@@ -85,7 +86,7 @@ def render(tmp_path, hosts, extra_vars):
     json_only = "ansible.builtin.json"
     env = dict(ANSIBLE_ENV, ANSIBLE_STDOUT_CALLBACK=json_only, ANSIBLE_CALLBACKS_ENABLED=json_only)
     result = subprocess.run(
-        args, capture_output=True, text=True, check=False, cwd=TOP, env=env, timeout=COMMAND_TIMEOUT
+        args, capture_output=True, text=True, check=False, cwd=TOP, env=env, timeout=HUNG_COMMAND
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     shown = {}

@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import subprocess
+import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from xdist.scheduler import LoadScopeScheduling
 TOP = Path(__file__).resolve().parents[2]
 INVENTORY = TOP / "inventories" / "lab"
 LAB_DIR = TOP / ".lab"
+
+# The unit tests' helpers the checks share (tests/limits.py, tests/awx_input.py).
+sys.path.append(str(TOP / "tests"))
+from limits import HUNG_COMMAND
 
 # Lane -> its files, run in this order. The sites' lane goes from the
 # clients' view of a healthy lab and a second site.yml to the faults (a site
@@ -154,16 +159,19 @@ def ansible_env():
     return dict(os.environ, ANSIBLE_CONFIG=str(TOP / "ansible.cfg"))
 
 
-def run(command, timeout=120, **kwargs):
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+def run(command, **kwargs):
+    """A command's exit code and output (text); hung after tests/limits.py's HUNG_COMMAND."""
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=HUNG_COMMAND, check=False, **kwargs
+    )
 
 
-def playbook(ansible_env, path, *arguments, timeout=600):
+def playbook(ansible_env, path, *arguments):
     """ansible-playbook on the lab, from the top of the checkout: through the
     operators' workstation and the tunnels, as every run after the first
     contact (group_vars/lab/connection.yml)."""
     command = ["ansible-playbook", "-i", str(INVENTORY), path, *arguments]
-    return run(command, cwd=TOP, env=ansible_env, timeout=timeout)
+    return run(command, cwd=TOP, env=ansible_env)
 
 
 def on(ssh_base, host):

@@ -9,11 +9,10 @@ the checks run inside the containers (podman exec), never from the host.
 
 import re
 import shlex
-import subprocess
 import time
 
 import pytest
-from conftest import LAB_DIR, lab_inventory
+from conftest import LAB_DIR, lab_inventory, run
 
 ESERVICE_NAME = "dossiers-patients.sante.lab.patn"
 ESERVICE_HOST = "ptn-dc-srv1"
@@ -24,19 +23,13 @@ STAFF_NEXT_DOOR = "patn-lab-client-justice-tgi-bzv-staff"
 ACCESS_POINT, ACCESS_POINT_ROUTER = "sante-bzv-hq-ap1", "sante-bzv-hq-rtr1"
 
 
-def container_run(container, command, timeout=60):
+def container_run(container, command):
     """A shell command inside a lab container (podman exec), as root."""
-    return subprocess.run(
-        ["podman", "exec", container, "sh", "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run(["podman", "exec", container, "sh", "-c", command])
 
 
-def python_in(container, script, timeout=60):
-    return container_run(container, f"python3 -c {shlex.quote(script)}", timeout)
+def python_in(container, script):
+    return container_run(container, f"python3 -c {shlex.quote(script)}")
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +91,7 @@ def copy_lab_root_ca(clients):
     """The lab's root CA, copied into each client as a user would import it: its path there."""
     for client in clients:
         destination = f"patn-lab-client-{client}:/tmp/lab-root-ca.crt"
-        copied = subprocess.run(
-            ["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), destination],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        copied = run(["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), destination])
         assert copied.returncode == 0, copied.stderr
     return "/tmp/lab-root-ca.crt"
 
@@ -228,12 +216,7 @@ def supplicant(hostvars):
     container = f"patn-lab-{ACCESS_POINT}"
     ministry = hostvars[ACCESS_POINT]["patn_ministry"]
     user, password = f"agent.{ministry}", lab_secret(f"radius-user-agent.{ministry}")
-    copied = subprocess.run(
-        ["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), f"{container}:/root/lab-root-ca.crt"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    copied = run(["podman", "cp", str(LAB_DIR / "pki" / "root-ca.crt"), f"{container}:/root/lab-root-ca.crt"])
     assert copied.returncode == 0, copied.stderr
     for name, secret_word in {"peap": password, "peap-wrong": password + "x"}.items():
         profile = (

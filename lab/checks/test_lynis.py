@@ -1,7 +1,7 @@
 """Security updates and Lynis, Debian's security auditing tool, as an outside
 check of each managed lab host after site.yml.
 
-On every host at once: the package lists are refreshed and
+On every host, one per core at a time: the package lists are refreshed and
 unattended-upgrades runs for real (the security suite
 is a source, so the pending security updates install: nothing from it is
 left to upgrade), then Lynis audits the host. No Lynis warning is allowed;
@@ -11,6 +11,10 @@ roles/base/README.md; each host's report is kept in .cache/lynis/). Lynis
 is installed by this check only: it is the auditor's tool, not part of a
 device."""
 
+import os
+import re
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -22,12 +26,21 @@ REPORTS = TOP / ".cache" / "lynis"
 # As the device's timers do (apt-daily, then apt-daily-upgrade): the package
 # lists are refreshed first, else an update published since the last
 # refresh is left for Lynis to find (PKGS-7392: it refreshes them itself).
+# Each step names itself on stderr first: a host that hangs is reported with
+# the step it hung in.
 AUDIT = (
-    "sudo -n sh -c 'apt-get update -qq >/dev/null && unattended-upgrade >/dev/null 2>&1;"
+    "sudo -n sh -c 'echo step: the package lists >&2; apt-get update -qq >/dev/null"
+    " && echo step: the security updates >&2 && unattended-upgrade >/dev/null 2>&1;"
     " echo security updates left: $(apt list --upgradable 2>/dev/null | grep -c -- -security);"
-    " DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lynis >/dev/null"
-    " && lynis audit system --quick --no-colors >/dev/null && cat /var/log/lynis-report.dat'"
+    " echo step: installing Lynis >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lynis >/dev/null"
+    " && echo step: the audit >&2 && lynis audit system --quick --no-colors >/dev/null"
+    " && cat /var/log/lynis-report.dat'"
 )
+# At most one audit per core. Lynis is a shell script of thousands of short
+# commands: about a minute of CPU on one lab host. Six at once on CI's two
+# cores, beside Molecule, were still running after the hung limit (CI of
+# 275cb6b); one per core takes the same time in all, each host its share.
+AT_ONCE = os.cpu_count() or 1
 
 
 def report_values(report, key):
@@ -36,10 +49,16 @@ def report_values(report, key):
 
 @pytest.fixture(scope="module")
 def audits(ssh_base):
-    """Host name -> (its security updates left, Lynis' report), audited side by side."""
+    """Host name -> (seconds, the audit's finished command, or its
+    subprocess.TimeoutExpired if it hung): one host's hang fails its own check only."""
 
     def audit(name):
-        return run([*on(ssh_base, name), AUDIT], timeout=900)
+        start = time.monotonic()
+        try:
+            result = run([*on(ssh_base, name), AUDIT])
+        except subprocess.TimeoutExpired as hung:
+            result = hung
+        return time.monotonic() - start, result
 
     hosts = lab_hosts()
     inventory = lab_inventory()
@@ -54,14 +73,19 @@ def audits(ssh_base):
         (sorted(set(hosts) - failing_over), ["packages"]),
         (sorted(failing_over), ["packages", "uplinks"]),
     ):
-        with lab_parts(*parts), ThreadPoolExecutor(max_workers=max(len(group), 1)) as pool:
+        with lab_parts(*parts), ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
             results.update(zip(group, pool.map(audit, group), strict=True))
     return results
 
 
 def test_security_updates_install_and_lynis_finds_no_warning(lab_host, audits, record_property):
     name, _ = lab_host
-    result = audits[name]
+    seconds, result = audits[name]
+    if isinstance(result, subprocess.TimeoutExpired):
+        # Its output so far: bytes on POSIX, whatever run() asked.
+        said = (result.stderr or b"").decode(errors="replace")
+        steps = re.findall(r"^step: (.*)$", said, re.MULTILINE)
+        pytest.fail(f"{name}: still running after {result.timeout:.0f} s, in {steps[-1] if steps else 'ssh'}")
     assert result.returncode == 0, result.stderr[-2000:]
     first, _, report = result.stdout.partition("\n")
     assert first == "security updates left: 0", first
@@ -69,7 +93,7 @@ def test_security_updates_install_and_lynis_finds_no_warning(lab_host, audits, r
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / f"{name}.dat").write_text(report)
     [index] = report_values(report, "hardening_index")
-    record_property("result", f"Lynis index {index}")
+    record_property("result", f"Lynis index {index}, {seconds:.0f} s")
     assert report_values(report, "warning[]") == []
     # The goal of issue 21: what still costs points is listed, with its
     # reason, in roles/base/README.md.

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 import yaml
 from conftest import TOP
+from limits import HUNG_COMMAND
 
 ENV = dict(os.environ, CONTAINERS_CONF=str(TOP / "lab" / "containers.conf"))
 IMAGE = "localhost/patn-lab:debian12-services"
@@ -69,7 +70,7 @@ def outcomes(tmp_path_factory):
     subprocess.run(
         ["podman", "run", "--rm", "--network", "none", "-v", f"{top}:/src", "-w", "/src",
          IMAGE, "sh", "-c", script],
-        check=True, env=ENV, timeout=900,
+        check=True, env=ENV, timeout=HUNG_COMMAND,
     )  # fmt: skip
     return {
         name: (int((top / name / "status").read_text()), (top / name / "output").read_text())

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 from conftest import TOP
+from limits import HUNG_COMMAND
 
 ENV = dict(os.environ, CONTAINERS_CONF=str(TOP / "lab" / "containers.conf"))
 # The unit tests run offline: the registry plugin through ansible-inventory,
@@ -28,7 +29,7 @@ WHEEL = "netaddr-1.3.0-py3-none-any.whl"
 def bundle(tmp_path_factory):
     """A bundle made by scripts/bundle, without the lab images."""
     out = tmp_path_factory.mktemp("bundle") / "patn-offline.tar"
-    subprocess.run([str(TOP / "scripts" / "bundle"), "--out", str(out)], check=True, timeout=600)
+    subprocess.run([str(TOP / "scripts" / "bundle"), "--out", str(out)], check=True, timeout=HUNG_COMMAND)
     with tarfile.open(out) as archive:
         names = archive.getnames()
     assert f"patn-offline/wheels/{WHEEL}" in names
@@ -62,7 +63,7 @@ def offline_setup(image, repository, bundle_file, then=""):
          "--name", f"patn-bundle-test-{uuid.uuid4().hex[:8]}",
          "-v", f"{repository}:/opt/patn", "-v", f"{bundle_file}:/bundle.tar:ro",
          image, "sh", "-c", script],
-        check=False, capture_output=True, text=True, env=ENV, timeout=900,
+        check=False, capture_output=True, text=True, env=ENV, timeout=HUNG_COMMAND,
     )  # fmt: skip
 
 

@@ -10,13 +10,14 @@ import uuid
 
 import pytest
 from conftest import TOP
+from limits import HUNG_COMMAND
 
 ENV = dict(os.environ, CONTAINERS_CONF=str(TOP / "lab" / "containers.conf"))
 
 
-def podman(*args, check=True, timeout=900):
+def podman(*args, check=True):
     return subprocess.run(
-        ["podman", *args], capture_output=True, text=True, check=check, env=ENV, timeout=timeout
+        ["podman", *args], capture_output=True, text=True, check=check, env=ENV, timeout=HUNG_COMMAND
     )
 
 
