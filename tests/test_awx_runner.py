@@ -40,7 +40,7 @@ def input_directory(tmp_path, install_collections=True):
                 # What AWX (24.6) sets for an inventory update: ansible-core 2.19
                 # ignores it, the project's ansible.cfg names ../requirements_collections.
                 "ANSIBLE_COLLECTIONS_PATHS": f"{collections}:/usr/share/ansible/collections",
-                # No Mitogen link in a checkout: Ansible's own strategy (docs/awx.md).
+                # An image without Mitogen: Ansible's own strategy (docs/awx.md).
                 "ANSIBLE_STRATEGY": "linear",
                 "ANSIBLE_CACHE_PLUGIN": "ansible.builtin.memory",
             }

@@ -15,7 +15,7 @@ from ansible_collections.patn.infra.plugins.module_utils import secret_words
 from conftest import TOP
 
 ROLES = sorted(p.name for p in (TOP / "roles").iterdir() if (p / "tasks").is_dir())
-PLUGIN_TYPES = ["action", "callback", "filter", "inventory", "lookup", "modules", "test"]
+PLUGIN_TYPES = ["action", "callback", "filter", "inventory", "lookup", "modules", "strategy", "test"]
 PLUGINS = sorted(
     (kind, path)
     for kind in PLUGIN_TYPES
