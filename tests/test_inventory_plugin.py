@@ -5,6 +5,7 @@ nothing here connects to a host (the validation play only asserts).
 """
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -123,7 +124,7 @@ def test_constructed_options_compose_and_keyed_groups(tmp_path):
     ]
 
 
-def test_cache_serves_the_inventory_when_enabled(tmp_path):
+def test_cache_serves_the_inventory_while_the_registry_is_unchanged(tmp_path):
     cache_dir = tmp_path / "cache"
     source = inventory_source(
         tmp_path, cache=True, cache_plugin="ansible.builtin.jsonfile", cache_connection=str(cache_dir)
@@ -131,14 +132,45 @@ def test_cache_serves_the_inventory_when_enabled(tmp_path):
     first = ansible("ansible-inventory", "-i", str(source), "--list")
     assert first.returncode == 0, first.stderr
     assert list(cache_dir.iterdir()), "nothing was cached"
-    # With the registry gone, the cached result is still served...
-    shutil.rmtree(tmp_path / "registry")
+    # A site file edited behind the cache's back (same size, same time) is
+    # not seen: the inventory came from the cache...
+    sites = tmp_path / "registry" / "sites" / "justice.yml"
+    status = sites.stat()
+    text = sites.read_text()
+    sites.write_text(text.replace("name: TGI de Pointe-Noire", "name: TGI de Pointe-Noirx"))
+    os.utime(sites, ns=(status.st_atime_ns, status.st_mtime_ns))
     cached = ansible("ansible-inventory", "-i", str(source), "--list")
     assert cached.returncode == 0, cached.stderr
     assert json.loads(cached.stdout) == json.loads(first.stdout)
     # ...and --flush-cache reads the registry again.
     flushed = ansible("ansible-inventory", "-i", str(source), "--list", "--flush-cache")
-    assert flushed.returncode != 0
+    assert flushed.returncode == 0, flushed.stderr
+    assert "TGI de Pointe-Noirx" in flushed.stdout
+
+
+def test_a_changed_registry_is_read_again_whatever_the_cache(tmp_path):
+    cache_dir = tmp_path / "cache"
+    # A cache that never expires by itself.
+    source = inventory_source(
+        tmp_path,
+        cache=True,
+        cache_plugin="ansible.builtin.jsonfile",
+        cache_connection=str(cache_dir),
+        cache_timeout=0,
+    )
+    first = ansible("ansible-inventory", "-i", str(source), "--list")
+    assert first.returncode == 0, first.stderr
+    assert 'TGI de Pointe-Noire"' in first.stdout
+    # An operator's edit: read at once, not after the cache expires.
+    sites = tmp_path / "registry" / "sites" / "justice.yml"
+    sites.write_text(sites.read_text().replace("name: TGI de Pointe-Noire", "name: TGI de Pointe-Noirx"))
+    changed = ansible("ansible-inventory", "-i", str(source), "--list")
+    assert changed.returncode == 0, changed.stderr
+    assert "TGI de Pointe-Noirx" in changed.stdout
+    # A registry gone is an error, never the cached inventory.
+    shutil.rmtree(tmp_path / "registry")
+    gone = ansible("ansible-inventory", "-i", str(source), "--list")
+    assert gone.returncode != 0
 
 
 def test_invalid_registry_loads_nothing_and_says_why(tmp_path):

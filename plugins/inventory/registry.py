@@ -46,6 +46,9 @@ description:
     as reference data, and C(patn_slice) (C(index), C(count)) on the C(ministries) group
     (docs/awx.md#job-slicing)."
   - Supports Ansible's constructed options (compose, groups, keyed_groups) and inventory caching.
+  - "With the cache, the cached registry is used only while every file of C(registry_dir) has the
+    name, size and modification time it had when it was cached: a changed registry is read again at
+    once, whatever C(cache_timeout)."
 author: PATN infrastructure team
 version_added: 0.1.0
 options:
@@ -102,6 +105,7 @@ cache_connection: .cache/inventory
 """
 
 import gc
+import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -136,6 +140,18 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
+def _fingerprint(registry_dir):
+    """What the cached registry was built from: every file's name, size and modification time."""
+    digest = hashlib.sha256()
+    for path in sorted(registry_dir.rglob("*")):
+        if path.is_file():
+            status = path.stat()
+            digest.update(
+                f"{path.relative_to(registry_dir)}\0{status.st_size}\0{status.st_mtime_ns}\n".encode()
+            )
+    return digest.hexdigest()
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "patn.infra.registry"
     # The registry is reviewed code, like group_vars: its strings may hold
@@ -162,15 +178,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
+        fingerprint = _fingerprint(registry_dir) if self.get_option("cache") else None
         data = None
         if use_cache:
-            try:
-                data = self._cache[cache_key]
-            except KeyError:
-                data = None
+            cached = self._cache.get(cache_key)
+            # A registry changed since it was cached is read again: never a stale inventory.
+            if isinstance(cached, dict) and cached.get("fingerprint") == fingerprint:
+                data = cached
         if data is None:
             data = self._load(registry_dir)
             if self.get_option("cache"):
+                data["fingerprint"] = fingerprint
                 self._cache[cache_key] = data
         self._populate(data, chosen_slice)
 
