@@ -37,9 +37,11 @@ AUDIT = (
     " && cat /var/log/lynis-report.dat'"
 )
 # At most one audit per core. Lynis is a shell script of thousands of short
-# commands: about a minute of CPU on one lab host. Six at once on CI's two
-# cores, beside Molecule, were still running after the hung limit (CI of
-# 275cb6b); one per core takes the same time in all, each host its share.
+# commands: about a minute of CPU on one lab host. Six at once beside
+# Molecule were still running after the hung limit (CI of 275cb6b), when
+# Mitogen also held every container on one CPU of two (docs/performance.md,
+# since undone by plugins/strategy); one per core takes the same time in
+# all, each host its share.
 AT_ONCE = os.cpu_count() or 1
 
 
