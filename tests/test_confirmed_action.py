@@ -135,8 +135,13 @@ def test_a_tunnel_change_that_cuts_the_path_comes_back_by_itself(tmp_path, strat
     assert result["failed"] is True
     assert result["rolled_back"] is True
     assert result["confirmed"] is False
-    assert "the previous tunnel configuration came back" in result["msg"], result["msg"]
-    assert "The files of before are back in place." in result["msg"]
+    # The action saw the rollback itself or, on a loaded machine, found it
+    # already done when it asked again (as the lab's check accepts); the
+    # files and the log below prove the rollback either way.
+    if "the previous tunnel configuration came back" in result["msg"]:
+        assert "The files of before are back in place." in result["msg"]
+    else:
+        assert "the rollback has already restored" in result["msg"], result["msg"]
     assert (root / "etc" / "wg0.conf").read_text() == live
     assert not (root / "state" / "path_cut").exists()
     # Stopped with the wrong key, started again with the right one, by the timer.
