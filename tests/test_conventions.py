@@ -94,8 +94,8 @@ def test_check_mode_is_proven_on_fresh_and_on_converged_hosts():
     # is in site.yml). Converged hosts: every scenario checks after its
     # idempotence step.
     lab = (TOP / "scripts" / "lab").read_text()
-    check_run = lab.find("playbooks/site.yml --check -e lab_first_contact=true\n")
-    real_run = lab.find("playbooks/site.yml -e lab_first_contact=true\n")
+    check_run = lab.find("playbooks/site.yml --check -e patn_first_contact=true\n")
+    real_run = lab.find("playbooks/site.yml -e patn_first_contact=true\n")
     assert 0 <= check_run < real_run, "scripts/lab no longer runs site.yml --check before the real run"
     for scenario in (TOP / "molecule").iterdir():
         if (scenario / "molecule.yml").is_file():
@@ -156,6 +156,7 @@ def test_site_playbook_runs_every_capability_in_order():
         "validate.yml",
         "base.yml",
         "log_collector.yml",
+        "package_cache.yml",
         "hub.yml",
         "routers.yml",
         "access_points.yml",

@@ -34,7 +34,9 @@ from limits import HUNG_COMMAND
 # cut off, a primary uplink cut, a router edited by hand, a wrong tunnel
 # change, a router made new) and ends with Prometheus' view of every host; the
 # hosts' lane runs a ministry's job in the execution environment, then checks
-# each host on its out-of-band port, the backups and a restore, then Lynis.
+# each host on its out-of-band port, the backups and a restore, Lynis, then
+# the sites' packages through the data centre's cache (after Lynis, which
+# holds the uplinks last, as its last check does).
 LANES = {
     "sites": ["test_clients.py", "test_lab.py"],
     # The execution environment's job first: its check-mode run must see the
@@ -43,7 +45,7 @@ LANES = {
     # the tunnel changed in CI of bf00de3: the revert left the refused file
     # staged; a rollback now puts the live file back in the stage). It holds
     # the hosts' packages, so the second site.yml waits for it.
-    "hosts": ["test_execution_environment.py", "test_hosts.py", "test_lynis.py"],
+    "hosts": ["test_execution_environment.py", "test_hosts.py", "test_lynis.py", "test_package_cache.py"],
 }
 # The parts of the lab a check can hold to itself (lab_parts).
 PARTS = {
@@ -54,9 +56,10 @@ PARTS = {
     # The e-service answering (a restore stops it; the faults' checks end
     # with a staff client reaching it).
     "eservice",
-    # The site routers' uplinks and their default route, which the lab
-    # routers' apt goes out through: a router with a second uplink moves it
-    # there when the primary is cut.
+    # The site routers' uplinks, which carry their tunnel and so the sites'
+    # apt (through the data centre's package cache), and their default
+    # route: a router with a second uplink moves it there when the primary
+    # is cut.
     "uplinks",
 }
 LOCKS = TOP / ".cache" / "lab-locks"

@@ -182,8 +182,8 @@ def test_a_site_cut_off_is_unreachable_in_alertmanager_and_resolved_when_back(ss
     )
     assert gone.returncode == 0, gone.stderr
     assert json.loads(gone.stdout) == [], "SiteUnreachable still firing 3 minutes after the WAN came back"
-    # Back on its primary: the router's default route, its apt's way out,
-    # is no longer on the second uplink (the hosts' lane audits it next).
+    # Back on its primary: the router's default route is no longer on the
+    # second uplink (the hosts' lane audits it next).
     left = failover_routes_left(container)
     assert "default via" not in left, (
         f"failover routes still on lte after {FAILBACK_BOUND_SECONDS} s:\n{left}"
@@ -323,7 +323,8 @@ def test_a_router_edited_by_hand_raises_configuration_drift_in_the_data_centre(s
     assert (alerts[0]["labels"]["ministry"], alerts[0]["labels"]["site"]) == ("justice", "tgi-bzv")
 
 
-@pytest.mark.lab_parts("eservice")
+# "packages": the site's apt goes through its tunnel, down for a while here.
+@pytest.mark.lab_parts("eservice", "packages")
 def test_a_wrong_tunnel_change_through_the_tunnel_comes_back_by_itself(ansible_env, record_property):
     # lab/checks/wrong-tunnel-change.yml, delivered through the site's tunnel
     # like every run after the first contact (group_vars/lab/connection.yml):

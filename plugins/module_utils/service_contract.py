@@ -8,7 +8,8 @@ them; this module reads text only, without Ansible):
 
 - the flows, from what each client's configuration tells it to use:
   chrony's servers (NTP), rsyslog's forwarding target (syslog), hostapd's
-  RADIUS servers, restic's repository (backups), the spoke's WireGuard
+  RADIUS servers, restic's repository (backups), apt's sources given by
+  address (the data centre's package cache), the spoke's WireGuard
   endpoint (the tunnel), Unbound's forwarders (DNS), and Kea's options for
   the DHCP clients of each segment (DHCP, DNS, NTP from the router); plus
   what the data centre opens towards every device: its node exporter
@@ -50,6 +51,7 @@ CHRONY = "/etc/chrony/chrony.conf"
 NODE_EXPORTER = "/etc/default/prometheus-node-exporter"
 SSHD = "/etc/ssh/sshd_config"
 KEA = "/etc/kea/kea-dhcp4.conf"
+APT_SOURCES = "/etc/apt/sources.list.d/debian.sources"
 LOOPBACK = "lo"
 BROADCAST = "255.255.255.255"
 EPHEMERAL_PORT = 40000
@@ -355,6 +357,19 @@ def _restic(found: _Found, path: str, text: str) -> None:
         found.note(path, f"backup: repository {repository!r} is not understood: not checked")
 
 
+def _apt_sources(found: _Found, path: str, text: str) -> None:
+    """apt's sources (deb822 URIs). A source given by address is the data
+    centre's package cache; a name is a mirror on the internet, reached by
+    the host's own way out, which no ruleset of the inventory decides."""
+    servers = set()
+    for uri in re.findall(r"^URIs:\s*(.+)$", text, re.M):
+        for scheme, server, port in re.findall(r"(https?)://([^:/\s]+)(?::(\d+))?", uri):
+            if _is_address(server):
+                servers.add((server, int(port or (443 if scheme == "https" else 80))))
+    for server, port in sorted(servers):
+        found.use("packages", server, "tcp", port, path)
+
+
 def _unbound(found: _Found, path: str, text: str) -> None:
     for server in re.findall(r"^\s*forward-addr:\s*([^\s@#]+)", text, re.M):
         found.use("DNS forwarding", server, "udp", 53, path)
@@ -406,6 +421,7 @@ READERS = (
     (lambda path: path.startswith("/etc/rsyslog.d/"), _rsyslog),
     (lambda path: path.startswith("/etc/hostapd/") and path.endswith(".conf"), _hostapd),
     (lambda path: path.startswith("/etc/restic/") and path.endswith(".env"), _restic),
+    (lambda path: path == APT_SOURCES, _apt_sources),
     (lambda path: path.startswith("/etc/unbound/"), _unbound),
     (lambda path: path.startswith("/etc/wireguard/") and path.endswith(".conf"), _wireguard),
     (lambda path: path == KEA, _kea),
