@@ -140,6 +140,53 @@ def test_the_molecule_image_is_rebuilt_when_its_base_image_changes(fake_podman):
     assert new_services_hash != services_hash
 
 
+def test_both_releases_are_built_side_by_side_and_a_failed_one_fails_the_build(fake_podman):
+    folder, log, _ = fake_podman
+    # Debian 12's debootstrap ends only once Debian 13's has begun (within
+    # 10 s): one after the other, it fails.
+    stand_in(
+        folder,
+        "debootstrap",
+        f'echo "debootstrap $*" >> {log}; touch "{folder}/began-$3"\n'
+        'if [ "$3" = bookworm ]; then\n'
+        f'  for _ in $(seq 100); do [ -e "{folder}/began-trixie" ] && break; sleep 0.1; done\n'
+        f'  [ -e "{folder}/began-trixie" ] || exit 1\n'
+        "fi\n"
+        'mkdir -p "$4"',
+    )
+    every = run("build-lab-images", path_first=folder)
+    assert every.returncode == 0, every.stderr
+    images = [image for image, _hash in built(log)]
+    assert sorted(images) == [
+        f"localhost/patn-lab:{tag}"
+        for tag in ("debian12", "debian12-services", "debian13", "debian13-services")
+    ]
+    # Each release in order: its Molecule image is built on its base.
+    for release in ("debian12", "debian13"):
+        mine = [image for image in images if image.startswith(f"localhost/patn-lab:{release}")]
+        assert mine == [f"localhost/patn-lab:{release}", f"localhost/patn-lab:{release}-services"]
+
+    # Debian 13's debootstrap fails (another mirror: both are built again):
+    # Debian 12's images are still built, and the build fails.
+    log.write_text("")
+    stand_in(
+        folder,
+        "debootstrap",
+        f'echo "debootstrap $*" >> {log}; [ "$3" = trixie ] && exit 1; mkdir -p "$4"',
+    )
+    failed = run(
+        "build-lab-images",
+        path_first=folder,
+        env_extra={"PATN_DEBIAN_MIRROR": "http://mirror.example/debian"},
+    )
+    assert failed.returncode != 0
+    assert "debootstrap of trixie failed" in failed.stderr
+    assert [image for image, _hash in built(log)] == [
+        "localhost/patn-lab:debian12",
+        "localhost/patn-lab:debian12-services",
+    ]
+
+
 def test_benchmark_speed_refuses_zero_runs():
     result = run("benchmark-speed", "--runs", "0")
     assert result.returncode == 2
