@@ -7,21 +7,20 @@ access point's own way out (lab/close-sites-way-out.yml) and ran site.yml
 for them through the tunnels: their Debian sources now name the cache, and
 every package list and package they read since came from it. The cache's
 log (apt-cacher-ng.log: time|I or O|size|client|path, I from upstream, O to
-a client) shows each device as a client, and a package both routers fetch
-crossing the data centre's internet link once.
+a client) shows each device as a client; and a package of the base role,
+removed from both routers, is installed again by site.yml through the
+cache, crossing the data centre's internet link once.
 """
 
-import re
-import uuid
-
 import pytest
-from conftest import lab_inventory, on, run
+from conftest import lab_inventory, on, playbook, run
 from test_clients import container_run
 
 CACHE = "ptn-dc-mon1"
 LOG = "/var/log/apt-cacher-ng/apt-cacher.log"
-# Small, in Debian 12, and on no lab host (the routers are Debian 12).
-PACKAGE = "hello"
+# A package of the base role (roles/base/vars/main.yml) that no service
+# needs and the role does not configure: a tool, gone for a moment.
+PACKAGE = "apt-show-versions"
 ROUTERS = ("sante-bzv-hq-rtr1", "justice-tgi-bzv-rtr1")
 
 
@@ -38,6 +37,12 @@ def client_address(name):
     if values["patn_device_role"] == "router":
         return values["patn_site"]["tunnel_address"]
     return values["patn_management_address"]
+
+
+def installed(ssh_base, host):
+    """Whether dpkg has PACKAGE installed on the host."""
+    status = run([*on(ssh_base, host), f"dpkg-query -W -f='${{Status}}' {PACKAGE} 2>/dev/null || true"])
+    return status.stdout.strip() == "install ok installed"
 
 
 def transfers(ssh_base, path_part=""):
@@ -78,22 +83,34 @@ def test_a_site_device_reads_its_packages_from_the_data_centre_s_cache(ssh_base,
 
 # Both routers' tunnels up ("uplinks"), no install beside ("packages").
 @pytest.mark.lab_parts("packages", "uplinks")
-def test_a_package_both_routers_fetch_crosses_the_internet_link_once(ssh_base, record_property):
-    debs = set()
+def test_site_yml_installs_through_the_cache_a_package_fetched_once_for_both_routers(
+    ssh_base, ansible_env, record_property
+):
+    # A package of the base role, gone from both routers (Debian 12 both):
+    # site.yml, through the tunnels, installs it again from the cache; the
+    # cache fetched it from upstream for the first router only (their first
+    # contact installed it directly: the cache had never seen it).
     for router in ROUTERS:
-        folder = f"/tmp/download-{uuid.uuid4().hex[:8]}"
-        fetched = run(
-            [*on(ssh_base, router), f"mkdir {folder} && cd {folder} && apt-get -qq download {PACKAGE} && ls"]
+        # Its .deb too, which apt keeps from the first contact's download.
+        purge = (
+            f"sudo -n sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq {PACKAGE}"
+            f" && rm -f /var/cache/apt/archives/{PACKAGE}_*.deb'"
         )
-        assert fetched.returncode == 0, f"{router}: {fetched.stdout}{fetched.stderr}"
-        run([*on(ssh_base, router), f"rm -rf {folder}"])
-        debs.add(fetched.stdout.strip())
-    (deb,) = debs
-    assert re.fullmatch(rf"{PACKAGE}_\S+\.deb", deb), deb
-    lines = transfers(ssh_base, f"/pool/main/h/{PACKAGE}/{deb}")
+        purged = run([*on(ssh_base, router), purge])
+        assert purged.returncode == 0, f"{router}: {purged.stdout}{purged.stderr}"
+        assert not installed(ssh_base, router), f"{router}: {PACKAGE} still installed"
+    result = playbook(
+        ansible_env, "playbooks/site.yml", "--limit", ",".join(ROUTERS), "--tags", "base_packages"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for router in ROUTERS:
+        assert installed(ssh_base, router), f"{router}: {PACKAGE} not installed again"
+    lines = transfers(ssh_base, f"/pool/main/{PACKAGE[0]}/{PACKAGE}/")
     fetched_upstream = [line for line in lines if line[0] == "I"]
     served_to = {client for kind, client, _path in lines if kind == "O"}
-    assert len(fetched_upstream) == 1, f"{deb} fetched from upstream {len(fetched_upstream)} times: {lines}"
+    assert len(fetched_upstream) == 1, (
+        f"{PACKAGE} fetched from upstream {len(fetched_upstream)} times: {lines}"
+    )
     assert {client_address(router) for router in ROUTERS} <= served_to, lines
     every = transfers(ssh_base)
     sites = {client_address(device) for device in site_devices()}
